@@ -1,0 +1,41 @@
+"""The ``chiso766`` command: one group, each command in its own module, registered explicitly."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from pipeline.cli import migrate, stack
+from pipeline.errors import Chiso766Error
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="chiso766")
+def cli() -> None:
+    """Live Decision 766 service-delivery indicators for a Vietnamese province.
+
+    Events from the one-stop system go through Kafka, Faust workers keep per-dossier state,
+    ClickHouse stores the hourly counts, and dashboards read them. Every command reads its
+    connection settings from flags or CHISO766_* environment variables.
+    """
+
+
+cli.add_command(stack.stack)
+cli.add_command(migrate.migrate)
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except Chiso766Error as exc:
+        click.echo(f"chiso766: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)

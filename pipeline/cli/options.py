@@ -1,0 +1,48 @@
+"""Shared CLI flags: each command gets the settings flags and receives one resolved Settings."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from pipeline.settings import Settings
+
+_SETTINGS_FLAGS: list[tuple[str, type, str]] = [
+    ("namespace", str, "Prefix of topics, consumer groups and the ClickHouse database."),
+    ("kafka_bootstrap", str, "host:port of an existing Kafka (default: the local stack)."),
+    ("kafka_port", int, "Port of the local Kafka broker."),
+    ("store", click.Choice(["embedded", "server"]), "Result store: embedded chdb or ClickHouse server."),
+    ("clickhouse_host", str, "ClickHouse server host."),
+    ("clickhouse_port", int, "ClickHouse native-protocol port."),
+    ("clickhouse_http_port", int, "ClickHouse HTTP port (local stack)."),
+    ("clickhouse_user", str, "ClickHouse user."),
+    ("chdb_path", str, "Data directory of the embedded store."),
+    ("state_dir", str, "Where the local stack keeps data, logs and pids."),
+]
+
+
+def with_settings(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the settings flags to a click command and pass ``settings=Settings`` instead."""
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        flags = {name: kwargs.pop(name) for name, _, _ in _SETTINGS_FLAGS}
+        return command(settings=Settings.resolve(flags), **kwargs)
+
+    for name, kind, help_text in reversed(_SETTINGS_FLAGS):
+        env = "CHISO766_" + name.upper()
+        wrapper = click.option(
+            "--" + name.replace("_", "-"),
+            name,
+            type=kind,
+            default=None,
+            help=f"{help_text} [env {env}]",
+        )(wrapper)
+    return wrapper
+
+
+def json_flag(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(command)

@@ -1,0 +1,199 @@
+"""Event contract v1 (DESIGN.md §4): typed structs, fast JSON decoding, and one error for bad input.
+
+Every event is a JSON object with the common fields and the extra fields of its ``type``.
+Timestamps are RFC 3339 strings with an offset on the wire and aware ``datetime`` values here;
+``ts_ms`` converts them to epoch milliseconds, the unit the rest of the code works in.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+from pipeline.errors import DecodeError
+
+SCHEMA_VERSION = 1
+
+AwareTime = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with an offset")]
+Count = Annotated[int, msgspec.Meta(ge=0, le=10_000)]
+Money = Annotated[int, msgspec.Meta(ge=0, le=100_000_000_000, description="VND")]
+Code = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Ident = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+
+Channel = Literal["direct", "online", "postal"]
+Outcome = Literal["approved", "rejected", "withdrawn"]
+PaymentMethod = Literal["online_national", "online_provincial", "cash", "bank_counter"]
+ONLINE_PAYMENT_METHODS = frozenset({"online_national", "online_provincial"})
+
+
+class Event(msgspec.Struct, frozen=True, tag_field="type"):
+    """Fields every v1 event carries."""
+
+    event_id: Ident
+    schema: Literal[1]
+    occurred_at: AwareTime
+    unit_code: Code
+    dossier_id: Ident
+    procedure_code: Code
+
+    @property
+    def type(self) -> str:
+        return str(self.__struct_config__.tag)
+
+    @property
+    def ts_ms(self) -> int:
+        return to_ms(self.occurred_at)
+
+
+class DossierReceived(Event, frozen=True, tag="dossier.received"):
+    channel: Channel
+    due_at: AwareTime
+    fee_amount: Money
+    applicant_type: Literal["citizen", "organization"]
+
+
+class DossierDigitized(Event, frozen=True, tag="dossier.digitized"):
+    components: Count
+    reused_components: Count
+    from_data_store: bool
+
+
+class DossierSynced(Event, frozen=True, tag="dossier.synced"):
+    pass
+
+
+class DossierSupplementRequested(Event, frozen=True, tag="dossier.supplement_requested"):
+    reason: Annotated[str, msgspec.Meta(max_length=2000)]
+
+
+class DossierCompleted(Event, frozen=True, tag="dossier.completed"):
+    outcome: Outcome
+
+
+class DossierResultIssued(Event, frozen=True, tag="dossier.result_issued"):
+    electronic: bool
+    digitized: bool
+
+
+class DossierRated(Event, frozen=True, tag="dossier.rated"):
+    satisfied: bool
+
+
+class PaymentSucceeded(Event, frozen=True, tag="payment.succeeded"):
+    amount: Money
+    method: PaymentMethod
+
+
+class PaymentFailed(Event, frozen=True, tag="payment.failed"):
+    amount: Money
+    method: PaymentMethod
+
+
+class FeedbackReceived(Event, frozen=True, tag="feedback.received"):
+    feedback_id: Ident
+    due_at: AwareTime
+
+
+class FeedbackResolved(Event, frozen=True, tag="feedback.resolved"):
+    feedback_id: Ident
+
+
+class FeedbackRated(Event, frozen=True, tag="feedback.rated"):
+    feedback_id: Ident
+    satisfied: bool
+
+
+AnyEvent = (
+    DossierReceived
+    | DossierDigitized
+    | DossierSynced
+    | DossierSupplementRequested
+    | DossierCompleted
+    | DossierResultIssued
+    | DossierRated
+    | PaymentSucceeded
+    | PaymentFailed
+    | FeedbackReceived
+    | FeedbackResolved
+    | FeedbackRated
+)
+EVENT_TYPES: dict[str, type[Event]] = {
+    str(cls.__struct_config__.tag): cls for cls in AnyEvent.__args__  # type: ignore[attr-defined]
+}
+
+_decoder = msgspec.json.Decoder(AnyEvent)
+_loose_decoder = msgspec.json.Decoder()
+_encoder = msgspec.json.Encoder()
+
+
+def to_ms(moment: datetime) -> int:
+    """Epoch milliseconds of an aware datetime (exact for whole-millisecond times)."""
+    delta = moment - _EPOCH
+    return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
+
+
+_EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
+
+
+def decode_event(raw: bytes | str) -> AnyEvent:
+    """Decode one JSON message into its typed event.
+
+    Raises DecodeError (and nothing else) for any input that is not a valid v1 event: the
+    error names the field and the reason, plus the event's id and type when they are readable.
+    """
+    try:
+        return _decoder.decode(raw)
+    except msgspec.ValidationError as exc:
+        raise _describe(raw, str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise DecodeError(f"not JSON: {exc}", kind="not_json") from None
+    except UnicodeDecodeError as exc:
+        raise DecodeError(f"not UTF-8: {exc.reason}", kind="not_json") from None
+
+
+def encode_event(event: Event) -> bytes:
+    """The canonical JSON bytes of an event (``type`` first, then fields in contract order)."""
+    return _encoder.encode(event)
+
+
+def schema() -> dict[str, object]:
+    """The JSON Schema of contract v1, generated from the structs above."""
+    document = msgspec.json.schema(AnyEvent)
+    document["$id"] = "https://chiso766.example/schema/events-v1.json"
+    document["title"] = "chiso766 event contract v1"
+    return document
+
+
+def _describe(raw: bytes | str, message: str) -> DecodeError:
+    """Turn a msgspec validation message into a DecodeError naming field, id and type."""
+    field = None
+    reason = message
+    if " - at `$." in message:
+        reason, _, path = message.rpartition(" - at `$.")
+        field = path.rstrip("`")
+    elif message.startswith("Object missing required field"):
+        field = message.split("`")[1] if "`" in message else None
+    event_id = event_type = None
+    try:
+        loose = _loose_decoder.decode(raw)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        loose = None
+    if isinstance(loose, dict):
+        event_id = loose.get("event_id") if isinstance(loose.get("event_id"), str) else None
+        event_type = loose.get("type") if isinstance(loose.get("type"), str) else None
+    else:
+        return DecodeError("not a JSON object", kind="not_object")
+    kind = "invalid"
+    if field == "type" or (field is None and "type" in message and event_type not in EVENT_TYPES):
+        kind = "unknown_type" if event_type is not None else "missing_field"
+        field = "type"
+        reason = f"unknown event type {event_type!r}" if event_type is not None else "missing field"
+    elif message.startswith("Object missing required field"):
+        kind = "missing_field"
+    elif message.startswith("Expected") and ", got `" in message:
+        kind = "wrong_type"
+    else:
+        kind = "impossible_value"
+    return DecodeError(reason, field=field, event_id=event_id, event_type=event_type, kind=kind)
