@@ -1,0 +1,66 @@
+"""Embedded ClickHouse through chdb (current engine, in-process) with its data directory on disk."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from pipeline.errors import SinkError
+from sinks.store import Row
+
+# chdb keeps one engine per process: share one connection per data directory, serialise calls.
+_connections: dict[Path, Any] = {}
+_lock = threading.Lock()
+
+
+def _connect(path: Path) -> Any:
+    import chdb
+
+    with _lock:
+        if path not in _connections:
+            path.mkdir(parents=True, exist_ok=True)
+            try:
+                _connections[path] = chdb.connect(f"file:{path}")
+            except Exception as exc:  # chdb raises plain RuntimeError for a locked or bad path
+                raise SinkError(f"embedded ClickHouse at {path}: {exc}") from exc
+        return _connections[path]
+
+
+class EmbeddedStore:
+    backend = "embedded"
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path).resolve()
+        self._conn = _connect(self.path)
+
+    def execute(self, sql: str) -> None:
+        self._query(sql, "CSV")
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        text = self._query(sql, "JSONCompactEachRow")
+        return [tuple(orjson.loads(line)) for line in text.splitlines() if line]
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
+        if not rows:
+            return
+        body = b"\n".join(orjson.dumps(list(row)) for row in rows).decode()
+        self._query(f"INSERT INTO {table} ({', '.join(columns)}) FORMAT JSONCompactEachRow\n{body}", "CSV")
+
+    def server_version(self) -> str:
+        return str(self.query("SELECT version()")[0][0])
+
+    def close(self) -> None:
+        """The engine stays open for the process (chdb allows one per process); nothing to do."""
+
+    def _query(self, sql: str, fmt: str) -> str:
+        with _lock:
+            try:
+                result = self._conn.query(sql, fmt)
+            except Exception as exc:  # chdb reports SQL errors as RuntimeError
+                first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                raise SinkError(f"embedded ClickHouse at {self.path}: {first_line}") from exc
+        return result.bytes().decode() if hasattr(result, "bytes") else str(result)

@@ -1,0 +1,169 @@
+"""The ClickHouse schema as ordered migrations, in SQL that both 18.16 and current ClickHouse accept.
+
+Portable subset: no DateTime64, TTL, LowCardinality or toStartOfInterval. Times are stored as
+UInt64 epoch milliseconds and turned into DateTime('Asia/Ho_Chi_Minh') in views.
+
+How the numbers are kept (DESIGN.md §6): a worker writes *snapshots* of per-dossier state to
+``dossier_state``. Every snapshot is a join of some of the dossier's facts (flags only go up,
+"first received/completed" is a minimum), so the true state is the join of all snapshots, which
+``dossier_merged`` computes with max/min/argMin. Stale, duplicated or re-sent snapshots, and
+snapshots written for the same dossier by different workers or partitions, therefore never
+change the result. ``indicator_hourly`` counts numerators and denominators per unit, indicator
+and hour from the merged state.
+"""
+
+from __future__ import annotations
+
+import time
+
+from sinks.store import Store
+
+TZ = "Asia/Ho_Chi_Minh"
+
+DOSSIER_STATE_COLUMNS = (
+    "dossier_id",
+    "unit_code",
+    "procedure_code",
+    "received_key",
+    "received_ms",
+    "channel",
+    "fee_amount",
+    "result_is_document",
+    "completed_key",
+    "completed_ms",
+    "outcome",
+    "paid_online",
+    "digitized",
+    "reused",
+    "synced",
+    "e_result",
+)
+EVENT_COLUMNS = ("event_id", "type", "occurred_ms", "unit_code", "dossier_id", "procedure_code", "payload")
+DEAD_LETTER_COLUMNS = ("source", "kind", "reason", "raw", "recorded_ms")
+
+# Each step is (version, description, statements). Statements use {db} for the namespace's database.
+MIGRATIONS: list[tuple[int, str, list[str]]] = [
+    (
+        1,
+        "dossier state snapshots, raw event archive, dead letters, merged views",
+        [
+            """CREATE TABLE IF NOT EXISTS {db}.dossier_state (
+                dossier_id String,
+                unit_code String,
+                procedure_code String,
+                received_key String,
+                received_ms UInt64,
+                channel String,
+                fee_amount UInt64,
+                result_is_document UInt8,
+                completed_key String,
+                completed_ms UInt64,
+                outcome String,
+                paid_online UInt8,
+                digitized UInt8,
+                reused UInt8,
+                synced UInt8,
+                e_result UInt8
+            ) ENGINE = ReplacingMergeTree()
+            ORDER BY (dossier_id, received_key, completed_key,
+                      paid_online, digitized, reused, synced, e_result)""",
+            """CREATE TABLE IF NOT EXISTS {db}.events_raw (
+                event_id String,
+                type String,
+                occurred_ms UInt64,
+                unit_code String,
+                dossier_id String,
+                procedure_code String,
+                payload String
+            ) ENGINE = ReplacingMergeTree()
+            ORDER BY event_id""",
+            """CREATE TABLE IF NOT EXISTS {db}.dead_letters (
+                source String,
+                kind String,
+                reason String,
+                raw String,
+                recorded_ms UInt64
+            ) ENGINE = ReplacingMergeTree()
+            ORDER BY source""",
+            """CREATE VIEW IF NOT EXISTS {db}.dossier_merged AS
+            SELECT
+                dossier_id,
+                minIf(received_key, received_key != '') AS first_received_key,
+                argMinIf(unit_code, received_key, received_key != '') AS unit,
+                argMinIf(procedure_code, received_key, received_key != '') AS procedure,
+                argMinIf(received_ms, received_key, received_key != '') AS received_at_ms,
+                argMinIf(channel, received_key, received_key != '') AS received_channel,
+                argMinIf(fee_amount, received_key, received_key != '') AS fee,
+                argMinIf(result_is_document, received_key, received_key != '') AS is_document,
+                minIf(completed_key, completed_key != '') AS first_completed_key,
+                argMinIf(completed_ms, completed_key, completed_key != '') AS completed_at_ms,
+                argMinIf(outcome, completed_key, completed_key != '') AS completed_outcome,
+                max(paid_online) AS any_paid_online,
+                max(digitized) AS any_digitized,
+                max(reused) AS any_reused,
+                max(synced) AS any_synced,
+                max(e_result) AS any_e_result
+            FROM {db}.dossier_state
+            GROUP BY dossier_id
+            HAVING first_received_key != ''""",
+            """CREATE VIEW IF NOT EXISTS {db}.indicator_hourly AS
+            SELECT unit_code, indicator, bucket_start, sum(num) AS numerator, sum(den) AS denominator
+            FROM (
+                SELECT
+                    unit AS unit_code,
+                    toStartOfHour(toDateTime(intDiv(received_at_ms, 1000), '{tz}')) AS bucket_start,
+                    indicator, num, den
+                FROM {db}.dossier_merged
+                ARRAY JOIN
+                    ['online_filing', 'online_payment', 'digitization', 'data_reuse', 'portal_sync'] AS indicator,
+                    [toUInt64(received_channel = 'online'), toUInt64(fee > 0 AND any_paid_online = 1),
+                     toUInt64(any_digitized), toUInt64(any_reused), toUInt64(any_synced)] AS num,
+                    [toUInt64(1), toUInt64(fee > 0), toUInt64(1), toUInt64(1), toUInt64(1)] AS den
+                UNION ALL
+                SELECT
+                    unit AS unit_code,
+                    toStartOfHour(toDateTime(intDiv(completed_at_ms, 1000), '{tz}')) AS bucket_start,
+                    'e_result' AS indicator, toUInt64(any_e_result) AS num, toUInt64(1) AS den
+                FROM {db}.dossier_merged
+                WHERE first_completed_key != '' AND completed_outcome != 'withdrawn' AND is_document = 1
+            )
+            GROUP BY unit_code, indicator, bucket_start
+            HAVING denominator > 0""",
+        ],
+    ),
+]
+
+LATEST_VERSION = MIGRATIONS[-1][0]
+
+
+def migrate(store: Store, database: str) -> list[int]:
+    """Create the database and apply every migration newer than the stored version; return those applied."""
+    store.execute(f"CREATE DATABASE IF NOT EXISTS {database}")
+    store.execute(
+        f"CREATE TABLE IF NOT EXISTS {database}.schema_version "
+        "(version UInt32, description String, applied_ms UInt64) ENGINE = MergeTree() ORDER BY version"
+    )
+    current = current_version(store, database)
+    applied = []
+    for version, description, statements in MIGRATIONS:
+        if version <= current:
+            continue
+        for statement in statements:
+            store.execute(statement.format(db=database, tz=TZ))
+        store.insert(
+            f"{database}.schema_version",
+            ("version", "description", "applied_ms"),
+            [(version, description, int(time.time() * 1000))],
+        )
+        applied.append(version)
+    return applied
+
+
+def current_version(store: Store, database: str) -> int:
+    rows = store.query(f"SELECT max(version) FROM {database}.schema_version")
+    return int(rows[0][0]) if rows and rows[0][0] is not None else 0
+
+
+def drop(store: Store, database: str) -> None:
+    """Remove the namespace's database (tests and replays clean up with this)."""
+    store.execute(f"DROP DATABASE IF EXISTS {database}")

@@ -1,0 +1,60 @@
+"""ClickHouse server backend through clickhouse-driver (native protocol)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from clickhouse_driver import Client
+from clickhouse_driver import errors as driver_errors
+
+from pipeline.errors import RetryableSinkError, SinkError
+from sinks.store import Row
+
+# Transport failures may pass; server errors about our SQL or schema will not.
+_RETRYABLE = (driver_errors.NetworkError, driver_errors.SocketTimeoutError, EOFError, OSError)
+
+
+class ServerStore:
+    backend = "server"
+
+    def __init__(self, host: str, port: int, user: str = "default", password: str = "") -> None:
+        self.address = f"{host}:{port}"
+        self._client = Client(
+            host=host,
+            port=port,
+            user=user,
+            password=password,
+            connect_timeout=5,
+            send_receive_timeout=120,
+            settings={"use_numpy": False},
+        )
+
+    def execute(self, sql: str) -> None:
+        self._run(sql)
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in self._run(sql)]
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
+        if rows:
+            self._run(f"INSERT INTO {table} ({', '.join(columns)}) VALUES", rows)
+
+    def server_version(self) -> str:
+        return str(self.query("SELECT version()")[0][0])
+
+    def close(self) -> None:
+        self._client.disconnect()
+
+    def _run(self, sql: str, rows: Sequence[Row] | None = None) -> Any:
+        try:
+            if rows is None:
+                return self._client.execute(sql)
+            return self._client.execute(sql, list(rows))
+        except _RETRYABLE as exc:
+            self._client.disconnect()
+            raise RetryableSinkError(f"ClickHouse at {self.address} unreachable: {exc}") from exc
+        except driver_errors.Error as exc:
+            self._client.disconnect()
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            raise SinkError(f"ClickHouse at {self.address}: {first_line}") from exc

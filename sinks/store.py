@@ -1,0 +1,45 @@
+"""The Store contract every backend meets, and the factory that picks one from settings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from pipeline.settings import Settings
+
+Row = Sequence[Any]
+
+
+class Store(Protocol):
+    """Run SQL on one ClickHouse engine. Values go in through ``insert``, never into SQL text."""
+
+    backend: str
+
+    def execute(self, sql: str) -> None:
+        """Run a statement that returns nothing (DDL, INSERT ... SELECT, OPTIMIZE)."""
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """Run a SELECT and return its rows as tuples."""
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
+        """Insert rows (tuples in ``columns`` order) into ``table`` (``db.table``)."""
+
+    def server_version(self) -> str: ...
+
+    def close(self) -> None: ...
+
+
+def open_store(settings: Settings) -> Store:
+    """The backend named by ``settings.store``: ``embedded`` (chdb) or ``server``."""
+    if settings.store == "server":
+        from sinks.server import ServerStore
+
+        return ServerStore(
+            host=settings.clickhouse_host,
+            port=settings.clickhouse_port,
+            user=settings.clickhouse_user,
+            password=settings.clickhouse_password,
+        )
+    from sinks.embedded import EmbeddedStore
+
+    return EmbeddedStore(settings.chdb_dir)
