@@ -74,7 +74,6 @@ def new_producer(settings: Settings, **overrides: object) -> KafkaProducer:
         "linger_ms": 20,
         "batch_size": 512 * 1024,
         "max_request_size": 4 * 1024 * 1024,
-        "buffer_memory": 128 * 1024 * 1024,
     }
     config.update(overrides)
     try:

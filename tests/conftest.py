@@ -1,0 +1,74 @@
+"""Session fixtures: the real local stack (started if needed) and a fresh namespace per test.
+
+Integration tests talk to the real Kafka broker and ClickHouse server that `chiso766 stack up`
+runs. A service that cannot start fails the test run; nothing is ever skipped for it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipeline.settings import Settings
+from sinks import schema
+from sinks.store import Store, open_store
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def base_settings() -> Settings:
+    """Settings from the environment, with one embedded-store directory for the whole session."""
+    chdb_dir = os.environ.get("CHISO766_CHDB_PATH") or tempfile.mkdtemp(prefix="chiso766-chdb-")
+    return Settings.resolve({"chdb_path": chdb_dir})
+
+
+@pytest.fixture(scope="session")
+def local_stack(base_settings: Settings) -> Settings:
+    """Make sure the local Kafka and ClickHouse answer, starting them if needed (idempotent)."""
+    from pipeline.stack.clickhouse import LocalClickHouse
+    from pipeline.stack.kafka import LocalKafka
+
+    if not base_settings.kafka_bootstrap:
+        LocalKafka(base_settings).up()
+    LocalClickHouse(base_settings).up()
+    return base_settings
+
+
+@pytest.fixture
+def namespace() -> str:
+    return f"t-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def settings(base_settings: Settings, namespace: str) -> Settings:
+    """Per-test settings: a unique namespace for topics, groups and the database."""
+    return base_settings.replace(namespace=namespace)
+
+
+@pytest.fixture
+def kafka_settings(local_stack: Settings, namespace: str) -> Settings:
+    return local_stack.replace(namespace=namespace)
+
+
+@pytest.fixture(params=["server", "embedded"])
+def store_settings(request: pytest.FixtureRequest, local_stack: Settings, namespace: str) -> Settings:
+    """Run the test once on the ClickHouse server and once on embedded chdb."""
+    return local_stack.replace(namespace=namespace, store=request.param)
+
+
+@pytest.fixture
+def store(store_settings: Settings) -> Iterator[Store]:
+    """An open store with the namespace's schema migrated; the database is dropped afterwards."""
+    opened = open_store(store_settings)
+    schema.migrate(opened, store_settings.database)
+    try:
+        yield opened
+    finally:
+        schema.drop(opened, store_settings.database)
+        opened.close()
