@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from pipeline.cli import migrate, stack
+from pipeline.cli import migrate, reconcile, stack
 from pipeline.errors import Chiso766Error
 
 
@@ -23,6 +23,7 @@ def cli() -> None:
 
 cli.add_command(stack.stack)
 cli.add_command(migrate.migrate)
+cli.add_command(reconcile.reconcile)
 
 
 def main() -> None:
