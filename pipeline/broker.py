@@ -22,7 +22,11 @@ DEAD_LETTERS = "dead-letters"
 INPUT_TOPICS = (DOSSIER_EVENTS, PAYMENT_EVENTS, FEEDBACK_EVENTS)
 ALL_TOPICS = (*INPUT_TOPICS, DEAD_LETTERS)
 
-_TOPIC_OF_FAMILY = {"dossier": DOSSIER_EVENTS, "payment": PAYMENT_EVENTS, "feedback": FEEDBACK_EVENTS}
+_TOPIC_OF_FAMILY = {
+    "dossier": DOSSIER_EVENTS,
+    "payment": PAYMENT_EVENTS,
+    "feedback": FEEDBACK_EVENTS,
+}
 
 # Dead-letter message headers: the reason and where the bad bytes came from.
 HEADER_REASON = "chiso766.reason"
@@ -47,7 +51,9 @@ def admin_client(settings: Settings, timeout_s: float = 10.0) -> KafkaAdminClien
         raise StackError(f"Kafka at {settings.bootstrap_servers} is not reachable: {exc}") from exc
 
 
-def ensure_topics(settings: Settings, names: Sequence[str] = ALL_TOPICS, partitions: int | None = None) -> list[str]:
+def ensure_topics(
+    settings: Settings, names: Sequence[str] = ALL_TOPICS, partitions: int | None = None
+) -> list[str]:
     """Create ``{namespace}.{name}`` for each name that does not exist yet; return all full names."""
     full = [settings.topic(name) for name in names]
     admin = admin_client(settings)
@@ -90,9 +96,7 @@ def headers(reason: str, kind: str, source: str) -> list[tuple[str, bytes]]:
     ]
 
 
-def send_all(
-    producer: KafkaProducer, messages: Iterable[tuple[str, bytes | None, bytes]]
-) -> int:
+def send_all(producer: KafkaProducer, messages: Iterable[tuple[str, bytes | None, bytes]]) -> int:
     """Send (topic, key, value) triples; flush; return how many were sent."""
     count = 0
     for topic, key, value in messages:

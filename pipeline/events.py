@@ -120,7 +120,8 @@ AnyEvent = (
     | FeedbackRated
 )
 EVENT_TYPES: dict[str, type[Event]] = {
-    str(cls.__struct_config__.tag): cls for cls in AnyEvent.__args__  # type: ignore[attr-defined]
+    str(cls.__struct_config__.tag): cls
+    for cls in AnyEvent.__args__  # type: ignore[attr-defined]
 }
 
 _decoder = msgspec.json.Decoder(AnyEvent)

@@ -61,7 +61,12 @@ class Settings:
             )
         if self.store not in STORE_BACKENDS:
             raise ConfigError(f"store {self.store!r}: expected one of {', '.join(STORE_BACKENDS)}")
-        for name in ("kafka_port", "kafka_controller_port", "clickhouse_port", "clickhouse_http_port"):
+        for name in (
+            "kafka_port",
+            "kafka_controller_port",
+            "clickhouse_port",
+            "clickhouse_http_port",
+        ):
             port = getattr(self, name)
             if not 0 < port < 65536:
                 raise ConfigError(f"{name} {port}: not a TCP port")
@@ -99,7 +104,9 @@ class Settings:
 
     # --- resolution -----------------------------------------------------------------------
     @classmethod
-    def resolve(cls, flags: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    def resolve(
+        cls, flags: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+    ) -> Settings:
         """Build settings from flags (None means "not given"), then env, then defaults.
 
         Raises ConfigError naming the variable when a value has the wrong type.

@@ -48,7 +48,9 @@ class EmbeddedStore:
         if not rows:
             return
         body = b"\n".join(orjson.dumps(list(row)) for row in rows).decode()
-        self._query(f"INSERT INTO {table} ({', '.join(columns)}) FORMAT JSONCompactEachRow\n{body}", "CSV")
+        self._query(
+            f"INSERT INTO {table} ({', '.join(columns)}) FORMAT JSONCompactEachRow\n{body}", "CSV"
+        )
 
     def server_version(self) -> str:
         return str(self.query("SELECT version()")[0][0])

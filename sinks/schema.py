@@ -38,7 +38,15 @@ DOSSIER_STATE_COLUMNS = (
     "synced",
     "e_result",
 )
-EVENT_COLUMNS = ("event_id", "type", "occurred_ms", "unit_code", "dossier_id", "procedure_code", "payload")
+EVENT_COLUMNS = (
+    "event_id",
+    "type",
+    "occurred_ms",
+    "unit_code",
+    "dossier_id",
+    "procedure_code",
+    "payload",
+)
 DEAD_LETTER_COLUMNS = ("source", "kind", "reason", "raw", "recorded_ms")
 
 # Each step is (version, description, statements). Statements use {db} for the namespace's database.

@@ -57,7 +57,9 @@ def kafka_settings(local_stack: Settings, namespace: str) -> Settings:
 
 
 @pytest.fixture(params=["server", "embedded"])
-def store_settings(request: pytest.FixtureRequest, local_stack: Settings, namespace: str) -> Settings:
+def store_settings(
+    request: pytest.FixtureRequest, local_stack: Settings, namespace: str
+) -> Settings:
     """Run the test once on the ClickHouse server and once on embedded chdb."""
     return local_stack.replace(namespace=namespace, store=request.param)
 

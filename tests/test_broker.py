@@ -33,7 +33,9 @@ def test_produce_consume_round_trip_keeps_keys_values_and_headers(kafka_settings
     producer = broker.new_producer(kafka_settings)
     try:
         for key, value in sent:
-            producer.send(topic, key=key, value=value, headers=broker.headers("why", "kind", "here"))
+            producer.send(
+                topic, key=key, value=value, headers=broker.headers("why", "kind", "here")
+            )
         producer.flush()
     finally:
         producer.close()

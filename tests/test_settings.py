@@ -18,9 +18,17 @@ def test_defaults_when_nothing_is_given() -> None:
 
 
 def test_environment_overrides_defaults_and_flags_override_environment() -> None:
-    env = {"CHISO766_NAMESPACE": "from-env", "CHISO766_KAFKA_PORT": "19092", "CHISO766_STORE": "server"}
+    env = {
+        "CHISO766_NAMESPACE": "from-env",
+        "CHISO766_KAFKA_PORT": "19092",
+        "CHISO766_STORE": "server",
+    }
     from_env = Settings.resolve({}, env=env)
-    assert (from_env.namespace, from_env.kafka_port, from_env.store) == ("from-env", 19092, "server")
+    assert (from_env.namespace, from_env.kafka_port, from_env.store) == (
+        "from-env",
+        19092,
+        "server",
+    )
     from_flags = Settings.resolve({"namespace": "from-flag", "kafka_port": None}, env=env)
     assert from_flags.namespace == "from-flag"
     assert from_flags.kafka_port == 19092  # a flag left unset (None) does not hide the environment
@@ -41,7 +49,10 @@ def test_existing_kafka_is_a_matter_of_settings() -> None:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"CHISO766_KAFKA_PORT": "ninety"}, "CHISO766_KAFKA_PORT='ninety': expected a whole number"),
+        (
+            {"CHISO766_KAFKA_PORT": "ninety"},
+            "CHISO766_KAFKA_PORT='ninety': expected a whole number",
+        ),
         ({"CHISO766_NAMESPACE": "Bad Name"}, "namespace 'Bad Name'"),
         ({"CHISO766_STORE": "postgres"}, "store 'postgres'"),
         ({"CHISO766_CLICKHOUSE_PORT": "70000"}, "clickhouse_port 70000: not a TCP port"),

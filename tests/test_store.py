@@ -16,36 +16,80 @@ T0 = 1_717_376_400_000  # 2024-06-03T08:00:00+07:00
 
 def _snapshot(dossier_id: str, **fields: object) -> tuple[object, ...]:
     row = dict.fromkeys(schema.DOSSIER_STATE_COLUMNS, 0)
-    row.update(dossier_id=dossier_id, unit_code="", procedure_code="", received_key="",
-               channel="", completed_key="", outcome="")
+    row.update(
+        dossier_id=dossier_id,
+        unit_code="",
+        procedure_code="",
+        received_key="",
+        channel="",
+        completed_key="",
+        outcome="",
+    )
     row.update(fields)
     return tuple(row[c] for c in schema.DOSSIER_STATE_COLUMNS)
 
 
-def test_migrate_is_idempotent_and_records_the_version(store: Store, store_settings: Settings) -> None:
+def test_migrate_is_idempotent_and_records_the_version(
+    store: Store, store_settings: Settings
+) -> None:
     assert schema.migrate(store, store_settings.database) == []
     assert schema.current_version(store, store_settings.database) == schema.LATEST_VERSION
     tables = {row[0] for row in store.query(f"SHOW TABLES FROM {store_settings.database}")}
-    assert {"dossier_state", "events_raw", "dead_letters", "dossier_merged", "indicator_hourly"} <= tables
+    assert {
+        "dossier_state",
+        "events_raw",
+        "dead_letters",
+        "dossier_merged",
+        "indicator_hourly",
+    } <= tables
 
 
 def test_raw_events_round_trip(store: Store, store_settings: Settings) -> None:
     table = f"{store_settings.database}.events_raw"
-    rows = [(f"e{i}", "dossier.synced", T0 + i, "H70.07", f"d{i}", "1.001", '{"x": "Hồ sơ"}') for i in range(50)]
+    rows = [
+        (f"e{i}", "dossier.synced", T0 + i, "H70.07", f"d{i}", "1.001", '{"x": "Hồ sơ"}')
+        for i in range(50)
+    ]
     store.insert(table, schema.EVENT_COLUMNS, rows)
-    back = store.query(f"SELECT event_id, type, occurred_ms, unit_code, dossier_id, procedure_code, payload FROM {table} ORDER BY occurred_ms")
+    back = store.query(
+        f"SELECT event_id, type, occurred_ms, unit_code, dossier_id, procedure_code, payload FROM {table} ORDER BY occurred_ms"
+    )
     assert back == rows
 
 
-def test_snapshots_merge_whatever_their_order_and_duplicates(store: Store, store_settings: Settings) -> None:
+def test_snapshots_merge_whatever_their_order_and_duplicates(
+    store: Store, store_settings: Settings
+) -> None:
     db = store_settings.database
-    received = _snapshot("d1", unit_code="H70.07", procedure_code="1.001", received_key=f"{T0 + 5}e1",
-                         received_ms=T0 + 5, channel="online", fee_amount=20000, result_is_document=1)
+    received = _snapshot(
+        "d1",
+        unit_code="H70.07",
+        procedure_code="1.001",
+        received_key=f"{T0 + 5}e1",
+        received_ms=T0 + 5,
+        channel="online",
+        fee_amount=20000,
+        result_is_document=1,
+    )
     paid = _snapshot("d1", paid_online=1, synced=1)
-    completed = _snapshot("d1", completed_key=f"{T0 + 3 * HOUR_MS}e7", completed_ms=T0 + 3 * HOUR_MS,
-                          outcome="approved", e_result=1)
-    other = _snapshot("d2", unit_code="H70.07", procedure_code="1.001", received_key=f"{T0 + 9}e2",
-                      received_ms=T0 + 9, channel="direct", fee_amount=0, result_is_document=1, digitized=1)
+    completed = _snapshot(
+        "d1",
+        completed_key=f"{T0 + 3 * HOUR_MS}e7",
+        completed_ms=T0 + 3 * HOUR_MS,
+        outcome="approved",
+        e_result=1,
+    )
+    other = _snapshot(
+        "d2",
+        unit_code="H70.07",
+        procedure_code="1.001",
+        received_key=f"{T0 + 9}e2",
+        received_ms=T0 + 9,
+        channel="direct",
+        fee_amount=0,
+        result_is_document=1,
+        digitized=1,
+    )
     # Written out of order, twice, from "different workers": the merge must not care.
     store.insert(f"{db}.dossier_state", schema.DOSSIER_STATE_COLUMNS, [completed, paid, other])
     store.insert(f"{db}.dossier_state", schema.DOSSIER_STATE_COLUMNS, [received, paid, received])

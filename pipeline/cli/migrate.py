@@ -8,7 +8,8 @@ import click
 
 from pipeline.cli.options import json_flag, with_settings
 from pipeline.settings import Settings
-from sinks.schema import LATEST_VERSION, current_version, migrate as apply_migrations
+from sinks.schema import LATEST_VERSION, current_version
+from sinks.schema import migrate as apply_migrations
 from sinks.store import open_store
 
 
@@ -39,6 +40,10 @@ def migrate(settings: Settings, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(summary))
     elif applied:
-        click.echo(f"{settings.database} ({settings.store}, ClickHouse {engine}): applied {applied}, now at v{version}")
+        click.echo(
+            f"{settings.database} ({settings.store}, ClickHouse {engine}): applied {applied}, now at v{version}"
+        )
     else:
-        click.echo(f"{settings.database} ({settings.store}, ClickHouse {engine}): up to date at v{version}")
+        click.echo(
+            f"{settings.database} ({settings.store}, ClickHouse {engine}): up to date at v{version}"
+        )

@@ -14,7 +14,11 @@ _SETTINGS_FLAGS: list[tuple[str, type, str]] = [
     ("namespace", str, "Prefix of topics, consumer groups and the ClickHouse database."),
     ("kafka_bootstrap", str, "host:port of an existing Kafka (default: the local stack)."),
     ("kafka_port", int, "Port of the local Kafka broker."),
-    ("store", click.Choice(["embedded", "server"]), "Result store: embedded chdb or ClickHouse server."),
+    (
+        "store",
+        click.Choice(["embedded", "server"]),
+        "Result store: embedded chdb or ClickHouse server.",
+    ),
     ("clickhouse_host", str, "ClickHouse server host."),
     ("clickhouse_port", int, "ClickHouse native-protocol port."),
     ("clickhouse_http_port", int, "ClickHouse HTTP port (local stack)."),

@@ -85,7 +85,11 @@ def _show(statuses: list[ServiceStatus], as_json: bool, footer: str = "") -> Non
     for column in ("service", "health", "version", "address", "pid", "memory"):
         table.add_column(column)
     for s in statuses:
-        health = "[green]healthy[/]" if s.healthy else ("[yellow]starting[/]" if s.running else "[red]down[/]")
+        health = (
+            "[green]healthy[/]"
+            if s.healthy
+            else ("[yellow]starting[/]" if s.running else "[red]down[/]")
+        )
         memory = f"{s.rss_mb:.0f} MiB" if s.rss_mb is not None else "-"
         table.add_row(s.name, health, s.version, s.address, str(s.pid or "-"), memory)
     Console().print(table)

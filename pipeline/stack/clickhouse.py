@@ -9,7 +9,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from pathlib import Path
 
 from pipeline.errors import MissingToolError, StackError
 from pipeline.settings import Settings
@@ -89,7 +88,9 @@ class LocalClickHouse:
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.settings.clickhouse_port} (http {self.settings.clickhouse_http_port})"
+        return (
+            f"127.0.0.1:{self.settings.clickhouse_port} (http {self.settings.clickhouse_http_port})"
+        )
 
     def up(self) -> ServiceStatus:
         pid = process.read_pid(self.pid_path)
@@ -109,7 +110,10 @@ class LocalClickHouse:
         )
         (self.home / "users.xml").write_text(_USERS)
         started = process.start_detached(
-            [server, f"--config-file={self.home / 'config.xml'}"], self.log_path, self.pid_path, cwd=self.home
+            [server, f"--config-file={self.home / 'config.xml'}"],
+            self.log_path,
+            self.pid_path,
+            cwd=self.home,
         )
         self._wait_ready(lambda: started.poll() is None)
         return self.status()
@@ -151,7 +155,10 @@ class LocalClickHouse:
                 "(or use `docker compose up`)"
             )
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "clickhouse-server"]):
+        for argv in (
+            ["apt-get", "update", "-qq"],
+            ["apt-get", "install", "-y", "-qq", "clickhouse-server"],
+        ):
             result = subprocess.run(argv, capture_output=True, text=True, env=env)
             if result.returncode != 0:
                 raise StackError(f"{' '.join(argv)} failed: {result.stderr.strip()[-400:]}")
@@ -161,7 +168,10 @@ class LocalClickHouse:
         return found
 
     def _query(self, sql: str, timeout_s: float = 3.0) -> str | None:
-        url = f"http://127.0.0.1:{self.settings.clickhouse_http_port}/?query=" + urllib.request.quote(sql)
+        url = (
+            f"http://127.0.0.1:{self.settings.clickhouse_http_port}/?query="
+            + urllib.request.quote(sql)
+        )
         try:
             with urllib.request.urlopen(url, timeout=timeout_s) as response:
                 return response.read().decode().strip()
@@ -172,11 +182,15 @@ class LocalClickHouse:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if not alive():
-                raise StackError(f"ClickHouse exited during start-up; see {self.home / 'error.log'}")
+                raise StackError(
+                    f"ClickHouse exited during start-up; see {self.home / 'error.log'}"
+                )
             if self._query("SELECT 1") == "1":
                 return
             time.sleep(0.3)
-        raise StackError(f"ClickHouse did not answer on {self.address} within {START_TIMEOUT_S:.0f} s")
+        raise StackError(
+            f"ClickHouse did not answer on {self.address} within {START_TIMEOUT_S:.0f} s"
+        )
 
 
 def _find_server() -> str | None:

@@ -128,8 +128,15 @@ class LocalKafka:
             if all(Path(jar).exists() for jar in classpath.split(":")):
                 return classpath
         result = subprocess.run(
-            ["mvn", "-q", "-B", "-f", str(POM), "dependency:build-classpath",
-             f"-Dmdep.outputFile={cache}"],
+            [
+                "mvn",
+                "-q",
+                "-B",
+                "-f",
+                str(POM),
+                "dependency:build-classpath",
+                f"-Dmdep.outputFile={cache}",
+            ],
             capture_output=True,
             text=True,
         )
@@ -174,8 +181,18 @@ class LocalKafka:
     def _format_storage(self, classpath: str, config: Path) -> None:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         result = subprocess.run(
-            ["java", "-cp", classpath, "kafka.tools.StorageTool", "format",
-             "-t", cluster_id, "-c", str(config), "--ignore-formatted"],
+            [
+                "java",
+                "-cp",
+                classpath,
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(config),
+                "--ignore-formatted",
+            ],
             capture_output=True,
             text=True,
         )
@@ -186,11 +203,15 @@ class LocalKafka:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if not alive():
-                raise StackError(f"Kafka exited during start-up; see {self.log_path} and {self.home / 'server.log'}")
+                raise StackError(
+                    f"Kafka exited during start-up; see {self.log_path} and {self.home / 'server.log'}"
+                )
             if _answers_metadata(self.address, timeout_s=3.0):
                 return
             time.sleep(0.5)
-        raise StackError(f"Kafka did not answer on {self.address} within {START_TIMEOUT_S:.0f} s; see {self.log_path}")
+        raise StackError(
+            f"Kafka did not answer on {self.address} within {START_TIMEOUT_S:.0f} s; see {self.log_path}"
+        )
 
 
 def _answers_metadata(address: str, timeout_s: float) -> bool:
