@@ -364,6 +364,15 @@ def group_by_id(group_id: str) -> Group:
     raise KeyError(f"unknown score group {group_id!r} (known: {known})")
 
 
+def indicator_by_id(indicator_id: str) -> Indicator:
+    """The indicator with this spec id (``"3.3"``); ``KeyError`` otherwise."""
+    for group in GROUPS:
+        for indicator in group.indicators:
+            if indicator.id == indicator_id:
+                return indicator
+    raise KeyError(f"unknown indicator id {indicator_id!r}")
+
+
 def indicator_by_portal_code(code: str) -> tuple[Group, Indicator] | None:
     """The group and indicator the portal's metric ``code`` belongs to, or ``None``."""
     for group in GROUPS:

@@ -106,7 +106,8 @@ def parse_evaluation(document: Any) -> PortalEvaluation:
 def _payload(document: Any) -> Mapping[str, Any]:
     if not isinstance(document, Mapping):
         raise PortalDataError(f"expected a JSON object, got {type(document).__name__}")
-    if "data" in document and ("code" in document or "message" in document):
+    shape_keys = {"overview", "evaluation", "parent", "children"}
+    if "data" in document and not shape_keys & set(document):
         code = document.get("code")
         if code not in (None, "OK", 0, 200, "200"):
             raise PortalDataError(

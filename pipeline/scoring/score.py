@@ -123,7 +123,7 @@ def score_group(
     scored = [s for s in scores if s.indicator.is_scored]
     available = [s for s in scored if isinstance(s.points, float)]
     available_points = sum_points([s.points for s in available if isinstance(s.points, float)])
-    max_points = sum(s.max_points for s in scored)
+    max_points = float(sum(s.max_points for s in scored))
     missing = [(s.id, s.points) for s in scored if isinstance(s.points, NotAvailable)]
     if missing:
         why = "; ".join(f"{i}: {marker.reason}" for i, marker in missing)
@@ -136,7 +136,7 @@ def score_group(
         points=points,
         max_points=max_points,
         available_points=available_points,
-        available_max=sum(s.max_points for s in available),
+        available_max=float(sum(s.max_points for s in available)),
     )
 
 
