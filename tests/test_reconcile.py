@@ -206,6 +206,19 @@ def test_help_teaches_the_file_and_the_exit_status() -> None:
             "parent.totalReceived is 'many'",
         ),
         (
+            '{"data": {"overview": {"departmentId": "x", "totalScore": 1, "totalMaxScore": 2, '
+            '"metrics": [{"code": "ELECTRONIC_CERTIFIED_COPY", "numerator": null, '
+            '"denominator": null, "ratio": -3, "score": 0, "maxScore": 2}]}, "evaluation": []}}',
+            "ratio is -3.0",
+        ),
+        (
+            '{"data": {"overview": {"departmentId": "x", "totalScore": 1, "totalMaxScore": 2, '
+            '"metrics": [{"code": "NEW_SCORED_THING", "numerator": 1, "denominator": 2, '
+            '"score": 1, "maxScore": 2}, {"code": "DOSSIER_SYNC", "numerator": 1, '
+            '"denominator": 1, "score": 6, "maxScore": 6}]}, "evaluation": []}}',
+            "'NEW_SCORED_THING' carries points",
+        ),
+        (
             '{"data": {"parent": {"departmentId": "x", "totalReceived": 5, '
             '"totalScore": 1, "totalMaxScore": 20, "totalOnTime": null}, "children": []}}',
             "not totalOnTime",

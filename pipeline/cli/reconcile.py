@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pipeline.cli.options import json_flag
@@ -93,7 +94,7 @@ def _load(path: Path) -> Any:
 def _print_table(result: Reconciliation, path: Path) -> None:
     console = Console(highlight=False)
     table = Table(
-        title=f"{result.group_name_vi} ({result.group_id}) — {path.name}",
+        title=escape(f"{result.group_name_vi} ({result.group_id}) — {path.name}"),
         title_justify="left",
     )
     table.add_column("Đơn vị / unit", overflow="fold")
@@ -110,13 +111,13 @@ def _print_table(result: Reconciliation, path: Path) -> None:
         ]
         if row.status == "mismatch" and row.note:
             status = f"{status}: {row.note}"
-        table.add_row(
-            unit.name,
-            unit.unit_code or "",
+        table.add_row(  # names and notes come from the file: never read them as rich markup
+            escape(unit.name),
+            escape(unit.unit_code or ""),
             f"{unit.portal_points:.2f}",
             "" if row.our_points is None else f"{row.our_points:.2f}",
             "" if row.diff is None else f"{row.diff:+.2f}",
-            status,
+            escape(status),
             style=style,
         )
     console.print(table)

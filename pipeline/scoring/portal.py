@@ -175,6 +175,8 @@ def _metrics_unit(
         if numerator is None and denominator is None:
             ratio = _number(metric.get("ratio"), f"{at}.ratio", optional=True)
             if ratio is not None:
+                if ratio < 0:
+                    raise PortalDataError(f"{at}.ratio is {ratio!r}, expected a percent >= 0")
                 inputs[indicator.id] = Rate(ratio)
             continue
         inputs[indicator.id] = Counts(

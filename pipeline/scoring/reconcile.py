@@ -24,6 +24,10 @@ Status = Literal["match", "mismatch", "not_checkable"]
 
 @dataclass(frozen=True)
 class IndicatorComparison:
+    """One indicator of a checked unit: the counts used, the portal's published points (``None``
+    when the portal publishes none or ``null``) and ours. ``from_published_rate``: the portal
+    gave only a rate, no counts (item 3.7)."""
+
     indicator_id: str
     portal_code: str | None
     numerator: int | None
@@ -36,6 +40,9 @@ class IndicatorComparison:
 
 @dataclass(frozen=True)
 class ReconcileRow:
+    """One unit's comparison. ``our_points``/``our_max`` are ``None`` when not checkable;
+    ``note`` says why a row mismatches (or why it cannot be checked)."""
+
     unit: PortalUnit
     status: Status
     our_points: float | None
@@ -113,9 +120,6 @@ def _row(evaluation: PortalEvaluation, unit: PortalUnit, tolerance: float) -> Re
     if abs(score.max_points - unit.portal_max) > 1e-9:
         status = "mismatch"
         notes.append(f"maximum {score.max_points:g} here, {unit.portal_max:g} on the portal")
-    rated = [c.indicator_id for c in comparisons if c.from_published_rate]
-    if rated:
-        notes.append(f"{', '.join(rated)} scored from the published rate (no counts published)")
     return ReconcileRow(unit, status, ours, score.max_points, "; ".join(notes), comparisons)
 
 
