@@ -150,7 +150,7 @@ def decode_event(raw: bytes | str) -> AnyEvent:
         raise _describe(raw, str(exc)) from None
     except msgspec.DecodeError as exc:
         raise DecodeError(f"not JSON: {exc}", kind="not_json") from None
-    except UnicodeDecodeError as exc:
+    except UnicodeError as exc:  # bytes that are not UTF-8, or a str with lone surrogates
         raise DecodeError(f"not UTF-8: {exc.reason}", kind="not_json") from None
 
 
@@ -188,9 +188,13 @@ def _describe(raw: bytes | str, message: str) -> DecodeError:
         return DecodeError("not a JSON object", kind="not_object")
     kind = "invalid"
     if field == "type" or (field is None and "type" in message and event_type not in EVENT_TYPES):
-        kind = "unknown_type" if event_type is not None else "missing_field"
         field = "type"
-        reason = f"unknown event type {event_type!r}" if event_type is not None else "missing field"
+        if event_type is not None:
+            kind, reason = "unknown_type", f"unknown event type {event_type!r}"
+        elif "type" in loose:
+            kind, reason = "wrong_type", f"expected a string, got {type(loose['type']).__name__}"
+        else:
+            kind, reason = "missing_field", "missing field"
     elif message.startswith("Object missing required field"):
         kind = "missing_field"
     elif message.startswith("Expected") and ", got `" in message:
