@@ -6,6 +6,7 @@ the generator, ingest, replay and tests.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 
 from kafka import KafkaAdminClient, KafkaProducer
@@ -62,10 +63,9 @@ def ensure_topics(
         missing = [name for name in full if name not in existing]
         if missing:
             count = partitions or settings.partitions
-            try:
+            # Another process may win the race; the topic is then there, which is all we need.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics([NewTopic(name, count, 1) for name in missing])
-            except TopicAlreadyExistsError:
-                pass  # another process won the race; the topic is there, which is all we need
     finally:
         admin.close()
     return full
@@ -104,3 +104,28 @@ def send_all(producer: KafkaProducer, messages: Iterable[tuple[str, bytes | None
         count += 1
     producer.flush()
     return count
+
+
+class DeadLetterPublisher:
+    """Sends bad messages, with their original bytes and reason headers, to ``{ns}.dead-letters``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.topic = settings.topic(DEAD_LETTERS)
+        self._settings = settings
+        self._producer: KafkaProducer | None = None
+
+    def publish(self, letters: Iterable[tuple[bytes, str, str, str]]) -> int:
+        """Send (raw, source, kind, reason) tuples and wait until the broker has them all."""
+        count = 0
+        for raw, source, kind, reason in letters:
+            if self._producer is None:
+                self._producer = new_producer(self._settings, acks="all", linger_ms=5)
+            self._producer.send(self.topic, value=raw, headers=headers(reason, kind, source))
+            count += 1
+        if count and self._producer is not None:
+            self._producer.flush()
+        return count
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.close()

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from pipeline.cli import migrate, reconcile, stack
+from pipeline.cli import migrate, rates, reconcile, stack, worker
 from pipeline.errors import Chiso766Error
 
 
@@ -24,6 +24,8 @@ def cli() -> None:
 cli.add_command(stack.stack)
 cli.add_command(migrate.migrate)
 cli.add_command(reconcile.reconcile)
+cli.add_command(worker.worker)
+cli.add_command(rates.rates)
 
 
 def main() -> None:

@@ -1,0 +1,33 @@
+"""Read results back: hourly counts per leaf unit, stream time, dead-letter counts."""
+
+from __future__ import annotations
+
+from pipeline.rates import HourlyRow
+from sinks.store import Store
+
+
+def hourly_rows(store: Store, database: str, start_ms: int, end_ms: int) -> list[HourlyRow]:
+    """Every (unit, indicator, hour) with a denominator, for buckets in [start_ms, end_ms)."""
+    rows = store.query(
+        f"""SELECT unit_code, indicator, toUInt64(toUInt32(bucket_start)) * 1000 AS bucket_ms,
+                   numerator, denominator
+            FROM {database}.indicator_hourly
+            WHERE bucket_start >= toDateTime({start_ms // 1000})
+              AND bucket_start < toDateTime({end_ms // 1000})
+            ORDER BY unit_code, indicator, bucket_ms"""
+    )
+    return [(str(u), str(i), int(b), int(n), int(d)) for u, i, b, n, d in rows]
+
+
+def stream_time_ms(store: Store, database: str) -> int | None:
+    """The newest accepted event time in the archive, or None when nothing is stored yet."""
+    rows = store.query(f"SELECT max(occurred_ms), count() FROM {database}.events_raw")
+    return int(rows[0][0]) if rows and int(rows[0][1]) else None
+
+
+def dead_letter_counts(store: Store, database: str) -> dict[str, int]:
+    """Dead letters by kind (each source message counted once)."""
+    rows = store.query(
+        f"SELECT kind, uniqExact(source) FROM {database}.dead_letters GROUP BY kind ORDER BY kind"
+    )
+    return {str(kind): int(count) for kind, count in rows}

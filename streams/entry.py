@@ -1,0 +1,55 @@
+"""The worker entry point: the one place that puts settings, reference data, store and Faust together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faust
+
+from pipeline import broker
+from pipeline.processing import BatchProcessor
+from pipeline.reference import Reference, load_reference
+from pipeline.settings import Settings
+from pipeline.validation import validate_event
+from sinks import schema
+from sinks.store import Store, open_store
+from sinks.writer import ResultWriter
+from streams.worker import BatchPipeline, WorkerCounters, build_worker_app
+
+
+@dataclass
+class Worker:
+    """An assembled, not yet running, worker; ``run`` or ``faust.Worker(app)`` starts it."""
+
+    settings: Settings
+    app: faust.App
+    store: Store
+    reference: Reference
+    counters: WorkerCounters
+    dead_letters: broker.DeadLetterPublisher
+
+
+def assemble(
+    settings: Settings,
+    reference: Reference | None = None,
+    store: Store | None = None,
+    counters: WorkerCounters | None = None,
+    max_batch: int = 10_000,
+) -> Worker:
+    """Create topics, migrate the schema and build the app; nothing runs yet."""
+    reference = reference or load_reference(settings)
+    broker.ensure_topics(settings)
+    store = store or open_store(settings)
+    schema.migrate(store, settings.database)
+    writer = ResultWriter(store, settings.database)
+    publisher = broker.DeadLetterPublisher(settings)
+    is_document = reference.result_is_document.__getitem__
+    processor = BatchProcessor(
+        is_document=is_document,
+        check=lambda event, now_ms: validate_event(event, reference, now_ms),
+        late_horizon_days=settings.late_horizon_days,
+    )
+    counters = counters or WorkerCounters()
+    pipeline = BatchPipeline(processor, writer.write, publisher.publish, counters)
+    app = build_worker_app(settings, pipeline, max_batch=max_batch)
+    return Worker(settings, app, store, reference, counters, publisher)

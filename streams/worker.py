@@ -1,0 +1,86 @@
+"""Wire one worker: topics, the batch agent, and the batch pipeline (process -> store -> dead letters)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import faust
+
+from pipeline.processing import BatchProcessor, BatchResult, DeadLetter, Incoming
+from pipeline.settings import Settings
+from streams.agents import add_batch_agent
+from streams.app import create_app, input_topic
+
+log = logging.getLogger(__name__)
+
+StoreBatch = Callable[[BatchResult, int], None]
+"""Stores a batch's rows (raises when it cannot); the int is the wall-clock ms of recording."""
+PublishDeadLetters = Callable[[Sequence[tuple[bytes, str, str, str]]], int]
+
+
+@dataclass
+class WorkerCounters:
+    """Running totals of one worker process, for logs, the demo and benchmarks."""
+
+    messages: int = 0
+    accepted: int = 0
+    unchanged: int = 0
+    dead_letters: int = 0
+    batches: int = 0
+    latencies_s: list[float] = field(default_factory=list)
+    """Kafka timestamp to stored, per message (only kept when ``keep_latencies``)."""
+    keep_latencies: bool = False
+
+
+class BatchPipeline:
+    """Process a batch, store its rows, publish its dead letters, count. Synchronous on purpose."""
+
+    def __init__(
+        self,
+        processor: BatchProcessor,
+        store_batch: StoreBatch,
+        publish_dead_letters: PublishDeadLetters,
+        counters: WorkerCounters | None = None,
+        clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+    ) -> None:
+        self.processor = processor
+        self.store_batch = store_batch
+        self.publish_dead_letters = publish_dead_letters
+        self.counters = counters or WorkerCounters()
+        self.clock_ms = clock_ms
+
+    def __call__(self, messages: Sequence[Incoming], timestamps_s: Sequence[float]) -> None:
+        now_ms = self.clock_ms()
+        result = self.processor.process(messages, now_ms)
+        self.store_batch(result, now_ms)
+        self.publish_dead_letters([_as_tuple(d) for d in result.dead_letters])
+        counters = self.counters
+        counters.messages += len(messages)
+        counters.accepted += result.accepted
+        counters.unchanged += result.unchanged
+        counters.dead_letters += len(result.dead_letters)
+        counters.batches += 1
+        if counters.keep_latencies:
+            stored_s = time.time()
+            counters.latencies_s.extend(stored_s - ts for ts in timestamps_s)
+
+
+def build_worker_app(
+    settings: Settings, pipeline: BatchPipeline, max_batch: int = 10_000
+) -> faust.App:
+    """The Faust app of one worker, with its agent registered."""
+    app = create_app(settings)
+    add_batch_agent(app, input_topic(app, settings), pipeline, max_batch=max_batch)
+    return app
+
+
+def run(app: faust.App, loglevel: str = "warning") -> None:
+    """Run the worker until SIGTERM/SIGINT (blocks)."""
+    faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+
+
+def _as_tuple(letter: DeadLetter) -> tuple[bytes, str, str, str]:
+    return (letter.raw, letter.source, letter.kind, letter.reason)
