@@ -1,0 +1,153 @@
+"""Vietnam's working calendar in local day numbers: weekends, public holidays, office hours.
+
+Times are integer epoch seconds (``*_s``); a *day* is the number of whole local days
+(Asia/Ho_Chi_Minh, UTC+7, no daylight saving) since 1970-01-01, so ``day_of(ts_s)`` and
+``day_start_s(day)`` are plain integer arithmetic. Public holidays follow the Labour Code:
+New Year, Tết (the lunar new year, from a table), the Hùng Kings' day, 30 April, 1 May and
+National Day; years outside the tables get the solar holidays only.
+"""
+
+from __future__ import annotations
+
+import bisect
+from datetime import date, timedelta
+from functools import cache
+
+LOCAL_OFFSET_S = 7 * 3600
+DAY_S = 86_400
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+# Lunar new year's day (mùng 1 Tết) by year; the civil-service Tết break runs from two days
+# before to four days after it.
+_LUNAR_NEW_YEAR = {
+    2020: date(2020, 1, 25),
+    2021: date(2021, 2, 12),
+    2022: date(2022, 2, 1),
+    2023: date(2023, 1, 22),
+    2024: date(2024, 2, 10),
+    2025: date(2025, 1, 29),
+    2026: date(2026, 2, 17),
+    2027: date(2027, 2, 6),
+    2028: date(2028, 1, 26),
+    2029: date(2029, 2, 13),
+    2030: date(2030, 2, 3),
+}
+# Giỗ Tổ Hùng Vương (10th day of the 3rd lunar month).
+_HUNG_KINGS = {
+    2022: date(2022, 4, 10),
+    2023: date(2023, 4, 29),
+    2024: date(2024, 4, 18),
+    2025: date(2025, 4, 7),
+    2026: date(2026, 4, 26),
+    2027: date(2027, 4, 16),
+}
+
+
+def day_of(ts_s: int) -> int:
+    """The local day number of an epoch-seconds instant."""
+    return (ts_s + LOCAL_OFFSET_S) // DAY_S
+
+
+def day_start_s(day: int) -> int:
+    """Epoch seconds of local midnight starting ``day``."""
+    return day * DAY_S - LOCAL_OFFSET_S
+
+
+def to_day(moment: date) -> int:
+    return moment.toordinal() - _EPOCH_ORDINAL
+
+
+def to_date(day: int) -> date:
+    return date.fromordinal(day + _EPOCH_ORDINAL)
+
+
+def weekday(day: int) -> int:
+    """0 = Monday ... 6 = Sunday (1970-01-01 was a Thursday)."""
+    return (day + 3) % 7
+
+
+@cache
+def holidays(year: int) -> frozenset[int]:
+    """Local day numbers of the public holidays of ``year``."""
+    days = [
+        date(year, 1, 1),
+        date(year, 4, 30),
+        date(year, 5, 1),
+        date(year, 9, 1),
+        date(year, 9, 2),
+    ]
+    new_year = _LUNAR_NEW_YEAR.get(year)
+    if new_year is not None:
+        days.extend(new_year + timedelta(days=offset) for offset in range(-2, 5))
+    if year in _HUNG_KINGS:
+        days.append(_HUNG_KINGS[year])
+    return frozenset(to_day(d) for d in days if d.year == year)
+
+
+def is_working_day(day: int) -> bool:
+    return weekday(day) < 5 and day not in holidays(to_date(day).year)
+
+
+class WorkingDays:
+    """Working-day arithmetic over a fixed range of local days (plus a margin after it)."""
+
+    def __init__(self, first_day: int, last_day: int) -> None:
+        self.first_day = first_day
+        self.last_day = last_day
+        self._days = [d for d in range(first_day, last_day + 1) if is_working_day(d)]
+
+    def index_at_or_after(self, day: int) -> int:
+        """Position in the working-day list of the first working day on or after ``day``."""
+        return bisect.bisect_left(self._days, day)
+
+    def add(self, day: int, count: int) -> int:
+        """The working day ``count`` working days after ``day`` (``count`` 0: ``day`` or the next).
+
+        Raises IndexError if that falls beyond the range the calendar was built for.
+        """
+        return self._days[bisect.bisect_left(self._days, day) + count]
+
+    def working_days_in(self, first_day: int, last_day: int) -> list[int]:
+        lo = bisect.bisect_left(self._days, first_day)
+        hi = bisect.bisect_right(self._days, last_day)
+        return self._days[lo:hi]
+
+
+class TimeOfDay:
+    """Draw a second of the local day from a table of (start, end, weight) periods, in O(log n)."""
+
+    def __init__(self, periods: list[tuple[float, float, float]]) -> None:
+        # Cut every period into 5-minute slots with the period's weight per slot.
+        starts: list[int] = []
+        cumulative: list[float] = []
+        total = 0.0
+        for start_h, end_h, weight in periods:
+            slot = int(start_h * 3600)
+            while slot < int(end_h * 3600):
+                total += weight
+                starts.append(slot)
+                cumulative.append(total)
+                slot += 300
+        self._starts = starts
+        self._cumulative = cumulative
+        self._total = total
+        self.latest_s = max(int(end_h * 3600) for _, end_h, _ in periods)
+
+    def draw(self, u1: float, u2: float) -> int:
+        """A second of the day from two uniform numbers in [0, 1)."""
+        index = bisect.bisect_right(self._cumulative, u1 * self._total)
+        if index >= len(self._starts):
+            index = len(self._starts) - 1
+        return self._starts[index] + int(u2 * 300)
+
+
+# Counters (tiếp nhận) take dossiers 7:30-11:30 and 13:30-17:00, busiest mid-morning.
+RECEPTION = TimeOfDay(
+    [(7.5, 8.0, 0.6), (8.0, 10.0, 1.6), (10.0, 11.5, 1.0), (13.5, 15.5, 1.1), (15.5, 17.0, 0.6)]
+)
+# Handling, results and counter payments: even through office hours.
+OFFICE = TimeOfDay([(7.5, 11.5, 1.0), (13.5, 17.0, 1.0)])
+# People at home: online payments, ratings, feedback; evenings included.
+WAKING = TimeOfDay(
+    [(6.0, 8.0, 0.4), (8.0, 17.0, 1.0), (17.0, 19.0, 0.7), (19.0, 22.5, 0.9), (22.5, 24.0, 0.2)]
+)
