@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from pipeline.cli import migrate, rates, reconcile, stack, worker
+from pipeline.cli import generate, ingest, migrate, rates, reconcile, reference, stack, worker
 from pipeline.errors import Chiso766Error
 
 
@@ -26,6 +26,9 @@ cli.add_command(migrate.migrate)
 cli.add_command(reconcile.reconcile)
 cli.add_command(worker.worker)
 cli.add_command(rates.rates)
+cli.add_command(generate.generate)
+cli.add_command(ingest.ingest)
+cli.add_command(reference.reference)
 
 
 def main() -> None:
