@@ -6,7 +6,17 @@ import sys
 
 import click
 
-from pipeline.cli import generate, ingest, migrate, rates, reconcile, reference, stack, worker
+from pipeline.cli import (
+    generate,
+    ingest,
+    migrate,
+    rates,
+    reconcile,
+    reference,
+    score,
+    stack,
+    worker,
+)
 from pipeline.errors import Chiso766Error
 
 
@@ -26,6 +36,7 @@ cli.add_command(migrate.migrate)
 cli.add_command(reconcile.reconcile)
 cli.add_command(worker.worker)
 cli.add_command(rates.rates)
+cli.add_command(score.score)
 cli.add_command(generate.generate)
 cli.add_command(ingest.ingest)
 cli.add_command(reference.reference)
