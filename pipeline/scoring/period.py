@@ -219,7 +219,7 @@ def _indicator_json(score: IndicatorScore) -> dict[str, object]:
         "name": score.indicator.name_vi,
         "pipeline_indicator": _TO_PIPELINE.get(score.id),
         "points": _points(score.points),
-        "max_points": score.max_points,
+        "max_points": float(score.max_points),
         "rate_pct": score.rate_pct,
         "numerator": getattr(counts, "numerator", None),
         "denominator": getattr(counts, "denominator", None),
@@ -234,10 +234,10 @@ def stake_to_json(stake: UnitStake, unit: UnitScore, name: str, position: int) -
         "unit_code": stake.unit,
         "name": name,
         "level": unit.level,
-        "gain_points": round(stake.gain_points, 4),
+        "gain_points": round(float(stake.gain_points), 4),
         "by_indicator": {
             key: {
-                "gain_points": round(gain, 4),
+                "gain_points": round(float(gain), 4),
                 "numerator_needed": stake.numerator_needed[key],
                 "numerator": unit.counts[key].numerator,
                 "denominator": unit.counts[key].denominator,
