@@ -1,8 +1,8 @@
 """The day loop: dossiers received day by day, their events gathered into per-day output batches.
 
-Everything derives from the seed: each reception day has its own ``random.Random`` seeded from
-(seed, date), and so does its noise, so a day's events are the same whatever ``start`` and
-``days`` surround it, and turning noise on does not change the good events. Output is the
+Everything derives from the seed: each (reception day, unit) has its own ``random.Random`` seeded
+from (seed, date, unit code), and so does its noise, so a unit's day is the same whatever
+``start``, ``days``, incidents at other units or the noise settings around it. Output is the
 events whose ``occurred_at`` falls in [start, start + days), in time order per emission day
 (plus the noise: late, duplicated and bad lines).
 
@@ -127,13 +127,15 @@ def generate_batches(
             batch_of(day)  # every window day yields a batch, even a quiet holiday
         expected = model.expected_dossiers(day)
         if expected > 0:
-            rng = random.Random(f"{seed}:{to_date(day).isoformat()}")
-            noise_rng = random.Random(f"{seed}:noise:{to_date(day).isoformat()}") if noisy else None
+            iso = to_date(day).isoformat()
             rates = model.rates_for(day)
             yymmdd = to_date(day).strftime("%y%m%d")
             in_window = day >= first_day
             received_batch = batch_of(day) if in_window else None
             for unit in units:
+                # One generator per unit and day: an incident at one unit leaves the others' bytes alone.
+                rng = random.Random(f"{seed}:{iso}:{unit.code}")
+                noise_rng = random.Random(f"{seed}:noise:{iso}:{unit.code}") if noisy else None
                 count = poisson(rng, expected * unit.share)
                 if not count:
                     continue
