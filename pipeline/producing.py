@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -61,8 +63,7 @@ class BulkProducer:
     async def partition_for(self, topic: str, key: bytes | None) -> int:
         partitions = self._partitions.get(topic)
         if partitions is None:
-            known = await self._producer.partitions_for(topic)
-            partitions = self._partitions[topic] = sorted(known)
+            partitions = self._partitions[topic] = await self._ready_partitions(topic)
         if key is None:
             return partitions[next(self._round_robin) % len(partitions)]
         index = self._by_key.get(key)
@@ -71,6 +72,19 @@ class BulkProducer:
                 self._by_key.clear()
             index = self._by_key[key] = (murmur2(key) & 0x7FFFFFFF) % len(partitions)
         return partitions[index]
+
+    async def _ready_partitions(self, topic: str, timeout_s: float = 10.0) -> list[int]:
+        """The topic's partitions, once each has a leader (a new topic needs a moment)."""
+        known = await self._producer.partitions_for(topic)
+        deadline = time.monotonic() + timeout_s
+        cluster = self._producer.client.cluster
+        while (
+            cluster.available_partitions_for_topic(topic) != known and time.monotonic() < deadline
+        ):
+            await asyncio.sleep(0.1)
+            await self._producer.client.force_metadata_update()
+            known = await self._producer.partitions_for(topic)
+        return sorted(known)
 
     async def send(
         self,
@@ -112,6 +126,23 @@ class BulkProducer:
                 await self._ship(slot, batch)
         self._open.clear()
         await self._settle()
+
+
+@contextmanager
+def _quiet_retries() -> Iterator[None]:
+    """Hide aiokafka's warning for each retried produce request while we run.
+
+    Right after topics are created, KRaft brokers answer NOT_LEADER_OR_FOLLOWER for a moment
+    although the metadata already names the leaders; aiokafka retries (and succeeds) but logs
+    every retry, which on a terminal looks like failure. Errors that last still raise.
+    """
+    logger = logging.getLogger("aiokafka.producer.sender")
+    before = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
 
 
 async def _produce(
@@ -171,4 +202,5 @@ def produce_all(
     ``on_chunk(n)`` is called after each chunk (progress bars). Raises StackError when Kafka is
     unreachable or refuses the messages; nothing is skipped silently.
     """
-    return asyncio.run(_produce(settings, chunks, rate, on_chunk))
+    with _quiet_retries():
+        return asyncio.run(_produce(settings, chunks, rate, on_chunk))

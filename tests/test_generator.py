@@ -442,7 +442,7 @@ def test_generate_command_writes_the_same_file_twice_and_reports_json(tmp_path: 
         )
         assert result.exit_code == 0, result.output
         outputs.append(path.read_bytes())
-        summary = json.loads(result.output)
+        summary = json.loads(result.stdout)
     assert outputs[0] == outputs[1]
     assert summary["lines"] == outputs[0].count(b"\n") and summary["days"] == 3
     assert summary["bad_lines"] >= 0 and summary["dossiers"] > 0

@@ -209,7 +209,7 @@ def test_missing_folder_is_a_reference_error(tmp_path: Path) -> None:
 def test_reference_command_prints_units_and_procedures_as_json() -> None:
     result = CliRunner().invoke(reference_command, ["--json"])
     assert result.exit_code == 0, result.output
-    document = json.loads(result.output)
+    document = json.loads(result.stdout)
     assert len(document["units"]) == 122 and len(document["procedures"]) == 1831
     assert {"code", "name", "level", "parent"} <= set(document["units"][0])
     assert {"code", "name", "online_level", "fee_bearing", "result_is_document"} <= set(
