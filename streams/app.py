@@ -28,6 +28,9 @@ def create_app(settings: Settings) -> faust.App:
         broker_max_poll_records=5_000,
         stream_wait_empty=False,
         table_standby_replicas=0,
+        # A killed worker's partitions move to the others after this long (the default is 60 s).
+        broker_session_timeout=15.0,
+        broker_heartbeat_interval=3.0,
     )
 
 

@@ -57,7 +57,7 @@ Per dossier (events grouped by ``dossier_id``):
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -92,6 +92,8 @@ FUTURE_TIMESTAMP = "future_timestamp"
 
 HourKey = tuple[str, str, str]
 """(unit_code, indicator, bucket_start as RFC 3339 with +07:00)."""
+SemanticCheck = Callable[[AnyEvent, int], DecodeError | None]
+"""Shared contract validation after decoding: (event, now_ms) -> the rejection, or None."""
 
 
 @dataclass(frozen=True)
@@ -126,8 +128,13 @@ def recompute(
     units: Set[str] | None,
     result_is_document: Mapping[str, bool],
     now_ms: int,
+    semantic_check: SemanticCheck | None = None,
 ) -> OracleResult:
     """Recompute the hourly indicator counts of a raw event log (rules in the module docstring).
+
+    ``semantic_check`` (optional) is the shared contract validation that the pipeline applies
+    after decoding (e.g. ``pipeline.validation.problem_of`` bound to the reference); it returns
+    the rejection's DecodeError or None, and replaces the built-in unit/procedure/future checks.
 
     ``units`` is the set of known unit codes (``None``: do not check units);
     ``result_is_document`` maps every known procedure code to whether its result is a document;
@@ -135,7 +142,11 @@ def recompute(
     Never raises for bad input: it is counted in ``rejected``.
     """
     events, rejected = accepted_events(
-        lines, units=units, known_procedures=result_is_document.keys(), now_ms=now_ms
+        lines,
+        units=units,
+        known_procedures=result_is_document.keys(),
+        now_ms=now_ms,
+        semantic_check=semantic_check,
     )
     by_dossier: dict[str, list[AnyEvent]] = defaultdict(list)
     for event in events:
@@ -159,6 +170,7 @@ def accepted_events(
     units: Set[str] | None,
     known_procedures: Set[str],
     now_ms: int,
+    semantic_check: SemanticCheck | None = None,
 ) -> tuple[list[AnyEvent], Counter[str]]:
     """The distinct accepted events (one per event_id) and the rejection counts by kind."""
     rejected: Counter[str] = Counter()
@@ -169,6 +181,13 @@ def accepted_events(
         except DecodeError as exc:
             rejected[exc.kind] += 1
             continue
+        if semantic_check is not None:
+            problem = semantic_check(event, now_ms)
+            if problem is not None:
+                rejected[problem.kind] += 1
+            else:
+                _keep_one_per_id(by_id, event)
+            continue
         if units is not None and event.unit_code not in units:
             rejected[UNKNOWN_UNIT] += 1
         elif event.procedure_code not in known_procedures:
@@ -176,10 +195,14 @@ def accepted_events(
         elif event.ts_ms > now_ms + MAX_FUTURE_MS:
             rejected[FUTURE_TIMESTAMP] += 1
         else:
-            kept = by_id.get(event.event_id)
-            if kept is None or encode_event(event) < encode_event(kept):
-                by_id[event.event_id] = event
+            _keep_one_per_id(by_id, event)
     return list(by_id.values()), rejected
+
+
+def _keep_one_per_id(by_id: dict[str, AnyEvent], event: AnyEvent) -> None:
+    kept = by_id.get(event.event_id)
+    if kept is None or encode_event(event) < encode_event(kept):
+        by_id[event.event_id] = event
 
 
 def dossier_counts(

@@ -1,0 +1,143 @@
+"""Drive the real worker as a process: produce lines, run `python -m pipeline worker`, wait, read back.
+
+Everything goes through the product's own entry points (the CLI) and the real broker; results
+are read back with `chiso766 rates --granularity hour --json`, i.e. through a second process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from kafka import KafkaConsumer, TopicPartition
+
+from pipeline import broker
+from pipeline.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def settings_flags(settings: Settings) -> list[str]:
+    flags = [
+        "--namespace", settings.namespace,
+        "--store", settings.store,
+        "--kafka-port", str(settings.kafka_port),
+        "--clickhouse-port", str(settings.clickhouse_port),
+        "--chdb-path", str(settings.chdb_dir),
+    ]  # fmt: skip
+    if settings.kafka_bootstrap:
+        flags += ["--kafka-bootstrap", settings.kafka_bootstrap]
+    return flags
+
+
+def produce(
+    settings: Settings, lines: Sequence[bytes], keying: str = "dossier", seed: int = 7
+) -> None:
+    """Send lines to their input topics. ``keying``: by dossier_id, ``none``, or ``random`` keys."""
+    rng = random.Random(seed)
+    broker.ensure_topics(settings)
+    producer = broker.new_producer(settings)
+    try:
+        for raw in lines:
+            try:
+                payload = json.loads(raw)
+            except ValueError:
+                payload = None
+            event_type = payload.get("type") if isinstance(payload, dict) else None
+            topic = settings.topic(broker.topic_for_type(str(event_type or "")))
+            key = None
+            if keying == "dossier" and isinstance(payload, dict):
+                key = str(payload.get("dossier_id", "")).encode()
+            elif keying == "random":
+                key = rng.randbytes(6)
+            producer.send(topic, key=key, value=raw)
+        producer.flush()
+    finally:
+        producer.close()
+
+
+def start_worker(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "pipeline", "worker", *settings_flags(settings)],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+
+
+def stop(
+    process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout_s: float = 60
+) -> None:
+    if process.poll() is None:
+        process.send_signal(sig)
+    process.wait(timeout=timeout_s)
+
+
+def input_offsets(settings: Settings) -> tuple[int, int]:
+    """(sum of end offsets, sum of the worker group's committed offsets) over the input topics."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+    try:
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in (settings.topic(name) for name in broker.INPUT_TOPICS)
+            for p in (consumer.partitions_for_topic(topic) or ())
+        ]
+        end = sum(consumer.end_offsets(partitions).values())
+    finally:
+        consumer.close()
+    admin = broker.admin_client(settings)
+    try:
+        group = settings.group("worker")
+        committed = admin.list_group_offsets(group).get(group, {})
+    finally:
+        admin.close()
+    done = sum(
+        meta.offset for tp, meta in committed.items() if tp in set(partitions) and meta.offset > 0
+    )
+    return end, done
+
+
+def wait_until_consumed(
+    settings: Settings, workers: Iterable[subprocess.Popen[bytes]], timeout_s: float = 180
+) -> None:
+    """Block until the worker group has committed every input message (i.e. stored its rows)."""
+    deadline = time.monotonic() + timeout_s
+    workers = list(workers)
+    while time.monotonic() < deadline:
+        for worker in workers:
+            if worker.poll() is not None:
+                raise AssertionError(f"worker exited with {worker.returncode} before finishing")
+        end, done = input_offsets(settings)
+        if end and done >= end:
+            return
+        time.sleep(1.0)
+    raise AssertionError(
+        f"workers did not consume everything in {timeout_s} s: {input_offsets(settings)}"
+    )
+
+
+def wait_for_progress(settings: Settings, at_least: int, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if input_offsets(settings)[1] >= at_least:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"no progress past {at_least} messages in {timeout_s} s")
+
+
+def hourly_from_cli(settings: Settings) -> list[dict[str, object]]:
+    """What `chiso766 rates --granularity hour --json` prints, as dicts, sorted."""
+    out = subprocess.run(
+        [sys.executable, "-m", "pipeline", "rates", *settings_flags(settings), "--granularity", "hour",
+         "--from", "2000-01-01", "--to", "2100-01-01", "--json"],
+        cwd=REPO, capture_output=True, check=True, timeout=120,
+    )  # fmt: skip
+    rows = [json.loads(line) for line in out.stdout.decode().splitlines() if line.strip()]
+    return sorted(rows, key=lambda r: (r["unit_code"], r["indicator"], r["bucket_start"]))
