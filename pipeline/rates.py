@@ -57,3 +57,28 @@ def roll_up(leaf: UnitTotals, parents_of: Mapping[str, tuple[str, ...]]) -> Unit
             for indicator, counts in per_indicator.items():
                 bucket[indicator] = bucket.get(indicator, Counts()) + counts
     return out
+
+
+def weakest(
+    rolled: UnitTotals,
+    units: Iterable[str],
+    indicators: Iterable[str] = HEADLINE,
+    count: int = 5,
+    min_denominator: int = 10,
+) -> list[str]:
+    """The ``count`` units with the lowest mean rate over ``indicators``.
+
+    Only rates with at least ``min_denominator`` dossiers take part (a unit with three dossiers
+    is not "weak", it is small); units with no such rate are left out. Ties break by code.
+    """
+    chosen = tuple(indicators)
+    scored: list[tuple[float, str]] = []
+    for unit in units:
+        rates = [
+            c.rate
+            for c in (rolled.get(unit, {}).get(i, Counts()) for i in chosen)
+            if c.denominator >= min_denominator and c.rate is not None
+        ]
+        if rates:
+            scored.append((sum(rates) / len(rates), unit))
+    return [unit for _, unit in sorted(scored)[:count]]

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.rates import Counts, roll_up, totals
+from pipeline.rates import Counts, roll_up, totals, weakest
 from pipeline.windows import HOUR_MS, bucket_of, parse_time, period_bounds, rfc3339, window_bounds
 
 AS_OF = "2024-06-03T08:15:00+07:00"
@@ -70,3 +70,14 @@ def test_rates_are_sums_rolled_up_never_averages() -> None:
     assert rolled["P"]["online_filing"] == Counts(2, 10)  # 20 %, not the 55.6 % average of rates
     assert rolled["D"]["online_filing"] == Counts(1, 1)
     assert Counts(0, 0).rate is None
+
+
+def test_weakest_units_ignore_tiny_denominators_and_sort_by_mean_rate() -> None:
+    rolled = {
+        "A": {"online_filing": Counts(9, 10), "digitization": Counts(1, 10)},  # mean 0.5
+        "B": {"online_filing": Counts(2, 10)},  # 0.2
+        "C": {"online_filing": Counts(0, 3)},  # too small to judge
+        "D": {"online_filing": Counts(3, 10), "e_result": Counts(3, 10)},  # 0.3
+    }
+    assert weakest(rolled, ["A", "B", "C", "D"], count=2) == ["B", "D"]
+    assert weakest(rolled, ["A", "B", "C", "D"]) == ["B", "D", "A"]

@@ -7,6 +7,7 @@ import sys
 import click
 
 from pipeline.cli import (
+    demo,
     generate,
     ingest,
     migrate,
@@ -31,6 +32,7 @@ def cli() -> None:
     """
 
 
+cli.add_command(demo.demo)
 cli.add_command(stack.stack)
 cli.add_command(migrate.migrate)
 cli.add_command(reconcile.reconcile)
