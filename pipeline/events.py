@@ -151,7 +151,7 @@ def decode_event(raw: bytes | str) -> AnyEvent:
     except msgspec.DecodeError as exc:
         raise DecodeError(f"not JSON: {exc}", kind="not_json") from None
     except UnicodeError as exc:  # bytes that are not UTF-8, or a str with lone surrogates
-        raise DecodeError(f"not UTF-8: {exc.reason}", kind="not_json") from None
+        raise DecodeError(f"not UTF-8: {exc}", kind="not_json") from None
 
 
 def encode_event(event: Event) -> bytes:

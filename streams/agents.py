@@ -34,7 +34,7 @@ def add_batch_agent(
     # concurrency=1: with more, Faust can commit past a message still in flight (faust#606).
     @app.agent(topic, name="process-batches", concurrency=1)
     async def process_batches(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(max_batch, within_s):
+        async for events in stream.take_events(max_batch, within_s):  # type: ignore[attr-defined]
             messages = [
                 Incoming(e.value, f"{e.message.topic}[{e.message.partition}]@{e.message.offset}")
                 for e in events

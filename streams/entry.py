@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import faust
 
 from pipeline import broker
+from pipeline.events import AnyEvent
 from pipeline.processing import BatchProcessor
 from pipeline.reference import Reference, load_reference
 from pipeline.settings import Settings
@@ -43,10 +44,13 @@ def assemble(
     schema.migrate(store, settings.database)
     writer = ResultWriter(store, settings.database)
     publisher = broker.DeadLetterPublisher(settings)
-    is_document = reference.result_is_document.__getitem__
+
+    def check(event: AnyEvent, now_ms: int) -> None:
+        validate_event(event, reference, now_ms)
+
     processor = BatchProcessor(
-        is_document=is_document,
-        check=lambda event, now_ms: validate_event(event, reference, now_ms),
+        is_document=reference.result_is_document.__getitem__,
+        check=check,
         late_horizon_days=settings.late_horizon_days,
     )
     counters = counters or WorkerCounters()

@@ -10,7 +10,7 @@ import click
 
 from pipeline.settings import Settings
 
-_SETTINGS_FLAGS: list[tuple[str, type, str]] = [
+_SETTINGS_FLAGS: list[tuple[str, type | click.ParamType, str]] = [
     ("namespace", str, "Prefix of topics, consumer groups and the ClickHouse database."),
     ("kafka_bootstrap", str, "host:port of an existing Kafka (default: the local stack)."),
     ("kafka_port", int, "Port of the local Kafka broker."),

@@ -22,7 +22,7 @@ _only = click.option(
 
 
 def services(settings: Settings, only: str | None = None) -> list[LocalKafka | LocalClickHouse]:
-    chosen = [LocalKafka(settings), LocalClickHouse(settings)]
+    chosen: list[LocalKafka | LocalClickHouse] = [LocalKafka(settings), LocalClickHouse(settings)]
     return [s for s in chosen if only in (None, s.name)]
 
 

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 
@@ -168,9 +169,8 @@ class LocalClickHouse:
         return found
 
     def _query(self, sql: str, timeout_s: float = 3.0) -> str | None:
-        url = (
-            f"http://127.0.0.1:{self.settings.clickhouse_http_port}/?query="
-            + urllib.request.quote(sql)
+        url = f"http://127.0.0.1:{self.settings.clickhouse_http_port}/?query=" + urllib.parse.quote(
+            sql
         )
         try:
             with urllib.request.urlopen(url, timeout=timeout_s) as response:
