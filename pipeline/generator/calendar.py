@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 from datetime import date, timedelta
-from functools import cache
+from functools import cache, cached_property
 
 LOCAL_OFFSET_S = 7 * 3600
 DAY_S = 86_400
@@ -95,17 +95,24 @@ class WorkingDays:
         self.first_day = first_day
         self.last_day = last_day
         self._days = [d for d in range(first_day, last_day + 1) if is_working_day(d)]
+        self.days = tuple(self._days)
+        """The working days of the range, in order."""
+        self.index = tuple(
+            bisect.bisect_left(self._days, d) for d in range(first_day, last_day + 1)
+        )
+        """``index[day - first_day]``: position in ``days`` of the first working day >= day."""
 
     def index_at_or_after(self, day: int) -> int:
         """Position in the working-day list of the first working day on or after ``day``."""
-        return bisect.bisect_left(self._days, day)
+        return self.index[day - self.first_day]
 
     def add(self, day: int, count: int) -> int:
         """The working day ``count`` working days after ``day`` (``count`` 0: ``day`` or the next).
 
-        Raises IndexError if that falls beyond the range the calendar was built for.
+        Hot loops inline this as ``days[index[day - first_day] + count]``. Raises IndexError if
+        that falls beyond the range the calendar was built for.
         """
-        return self._days[bisect.bisect_left(self._days, day) + count]
+        return self.days[self.index[day - self.first_day] + count]
 
     def working_days_in(self, first_day: int, last_day: int) -> list[int]:
         lo = bisect.bisect_left(self._days, first_day)
@@ -113,8 +120,15 @@ class WorkingDays:
         return self._days[lo:hi]
 
 
+TABLE_SIZE = 1 << 15
+
+
 class TimeOfDay:
-    """Draw a second of the local day from a table of (start, end, weight) periods, in O(log n)."""
+    """Draw a second of the local day from a table of (start, end, weight) periods.
+
+    ``table[int(u * TABLE_SIZE)]`` for one uniform ``u`` is the fast way (the distribution's
+    quantiles, about a second apart); ``draw(u1, u2)`` is the exact one.
+    """
 
     def __init__(self, periods: list[tuple[float, float, float]]) -> None:
         # Cut every period into 5-minute slots with the period's weight per slot.
@@ -132,6 +146,18 @@ class TimeOfDay:
         self._cumulative = cumulative
         self._total = total
         self.latest_s = max(int(end_h * 3600) for _, end_h, _ in periods)
+
+    @cached_property
+    def table(self) -> tuple[int, ...]:
+        """TABLE_SIZE seconds of the day at evenly spaced quantiles of the distribution."""
+        return tuple(self._quantile((i + 0.5) / TABLE_SIZE) for i in range(TABLE_SIZE))
+
+    def _quantile(self, u: float) -> int:
+        target = u * self._total
+        index = min(bisect.bisect_right(self._cumulative, target), len(self._starts) - 1)
+        below = self._cumulative[index - 1] if index else 0.0
+        within = (target - below) / (self._cumulative[index] - below)
+        return self._starts[index] + min(299, int(within * 300))
 
     def draw(self, u1: float, u2: float) -> int:
         """A second of the day from two uniform numbers in [0, 1)."""

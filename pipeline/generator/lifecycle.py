@@ -20,6 +20,7 @@ from pipeline.generator.calendar import (
     LOCAL_OFFSET_S,
     OFFICE,
     RECEPTION,
+    TABLE_SIZE,
     WAKING,
     WorkingDays,
 )
@@ -72,6 +73,16 @@ FEEDBACK_SHARE = 0.006
 FEEDBACK_DUE_WORKING_DAYS = 15
 
 
+def _side(dossier_id: str, what: str, ts_s: int) -> random.Random:
+    """Random numbers for an incident's detour, apart from the unit's stream.
+
+    Payment, sync and e-result outages draw nothing from the unit-day stream beyond what the
+    undisturbed path draws, so every other dossier keeps its bytes. Online-filing and
+    digitisation outages change what the dossier itself does next, and with it the draws.
+    """
+    return random.Random(f"{dossier_id}:{what}:{ts_s}")
+
+
 def facts_of(procedure: Procedure) -> Facts:
     return (
         procedure.code,
@@ -99,16 +110,20 @@ class Lifecycle:
         facts: Facts,
         day: int,
         rates: tuple[float, ...],
+        from_s: int = 0,
     ) -> list[Event]:
-        """All events of a dossier received on working ``day`` at ``unit_code``.
+        """The events of a dossier received on working ``day`` at ``unit_code``.
+
+        Events before ``from_s`` (epoch s) are left out without being formatted; they still use
+        the same random numbers, so the events kept do not depend on ``from_s``.
 
         Times inside are epoch seconds; ``lt`` is the same instant shifted to local time, whose
         day and second index the two text tables (86,400 s a day, 25,200 s = +07:00).
         """
         rand = rng.random
         dates, times = self.dates, self.times
-        add_days = self.calendar.add
-        office = OFFICE.draw
+        wdays, windex, wbase = self.calendar.days, self.calendar.index, self.calendar.first_day
+        reception, office = RECEPTION.table, OFFICE.table
         incidents = self.incidents
         watch = incidents.kinds
         code, klass, due_days, fee, is_document = facts
@@ -121,26 +136,27 @@ class Lifecycle:
         )
         n = 0
 
-        t_recv = day_s + RECEPTION.draw(rand(), rand())
+        t_recv = day_s + reception[int(rand() * TABLE_SIZE)]
         online = klass < 2 and rand() < rates[klass]  # ONLINE_FULL = 0, ONLINE_PARTIAL = 1
         if online and watch and incidents.active_until("online-filing-outage", unit_code, t_recv):
             online = False
         channel = "online" if online else ("postal" if rand() < POSTAL_SHARE else "direct")
-        due_lt = add_days(day, due_days) * 86_400 + 17 * 3600
+        due_lt = wdays[windex[day - wbase] + due_days] * 86_400 + 17 * 3600
         if fee and rand() < FEE_EXEMPT_SHARE:
             fee = 0
         applicant = "organization" if rand() < ORGANIZATION_SHARE else "citizen"
         lt = t_recv + 25_200
-        add(
-            (
-                t_recv,
-                f'{{"type":"dossier.received","event_id":"{dossier_id}/0{head}{dates[lt // 86_400]}{times[lt % 86_400]}'
-                f'{common},"channel":"{channel}","due_at":"{dates[due_lt // 86_400]}{times[due_lt % 86_400]}"'
-                f',"fee_amount":{fee},"applicant_type":"{applicant}"}}',
-                dossier_id,
-                "dossier.received",
+        if t_recv >= from_s:
+            add(
+                (
+                    t_recv,
+                    f'{{"type":"dossier.received","event_id":"{dossier_id}/0{head}{dates[lt // 86_400]}{times[lt % 86_400]}'
+                    f'{common},"channel":"{channel}","due_at":"{dates[due_lt // 86_400]}{times[due_lt % 86_400]}"'
+                    f',"fee_amount":{fee},"applicant_type":"{applicant}"}}',
+                    dossier_id,
+                    "dossier.received",
+                )
             )
-        )
 
         # Digitisation at reception: papers scanned, components filled from data the state holds.
         p_digitize = rates[DIGITIZE_ONLINE if online else DIGITIZE_OFFLINE]
@@ -153,44 +169,47 @@ class Lifecycle:
             n += 1
             t = t_recv + 60 + int(rand() * 1500)
             lt = t + 25_200
-            add(
-                (
-                    t,
-                    f'{{"type":"dossier.digitized","event_id":"{dossier_id}/{n}{head}{dates[lt // 86_400]}{times[lt % 86_400]}'
-                    f'{common},"components":{components},"reused_components":{reused},"from_data_store":{store}}}',
-                    dossier_id,
-                    "dossier.digitized",
+            if t >= from_s:
+                add(
+                    (
+                        t,
+                        f'{{"type":"dossier.digitized","event_id":"{dossier_id}/{n}{head}{dates[lt // 86_400]}{times[lt % 86_400]}'
+                        f'{common},"components":{components},"reused_components":{reused},"from_data_store":{store}}}',
+                        dossier_id,
+                        "dossier.digitized",
+                    )
                 )
-            )
         elif rand() < EMPTY_DIGITIZATION_REPORT:
             n += 1
             t = t_recv + 60 + int(rand() * 1500)
             lt = t + 25_200
-            add(
-                (
-                    t,
-                    f'{{"type":"dossier.digitized","event_id":"{dossier_id}/{n}{head}{dates[lt // 86_400]}{times[lt % 86_400]}'
-                    f'{common},"components":0,"reused_components":0,"from_data_store":false}}',
-                    dossier_id,
-                    "dossier.digitized",
+            if t >= from_s:
+                add(
+                    (
+                        t,
+                        f'{{"type":"dossier.digitized","event_id":"{dossier_id}/{n}{head}{dates[lt // 86_400]}{times[lt % 86_400]}'
+                        f'{common},"components":0,"reused_components":0,"from_data_store":false}}',
+                        dossier_id,
+                        "dossier.digitized",
+                    )
                 )
-            )
 
         synced = rand() < rates[SYNC]
         if synced:
             n += 1
             t = t_recv + 30 + int(rand() * 1200)
             if watch:
-                t = self._after_sync_outage(rng, unit_code, t)
+                t = self._after_sync_outage(dossier_id, unit_code, t)
             lt = t + 25_200
-            add(
-                (
-                    t,
-                    f'{{"type":"dossier.synced","event_id":"{dossier_id}/{n}{head}{dates[lt // 86_400]}{times[lt % 86_400]}{common}}}',
-                    dossier_id,
-                    "dossier.synced",
+            if t >= from_s:
+                add(
+                    (
+                        t,
+                        f'{{"type":"dossier.synced","event_id":"{dossier_id}/{n}{head}{dates[lt // 86_400]}{times[lt % 86_400]}{common}}}',
+                        dossier_id,
+                        "dossier.synced",
+                    )
                 )
-            )
 
         if fee:
             n = self._payments(
@@ -206,24 +225,30 @@ class Lifecycle:
                 channel,
                 fee,
                 rates,
+                from_s,
             )
 
         pause_days = 0
         if rand() < SUPPLEMENT_SHARE:
-            t = add_days(day, 1 + int(rand() * 2)) * 86_400 - 25_200 + office(rand(), rand())
+            t = (
+                wdays[windex[day - wbase] + 1 + int(rand() * 2)] * 86_400
+                - 25_200
+                + office[int(rand() * TABLE_SIZE)]
+            )
             pause_days = 2 + int(rand() * 9)
             n += 1
             reason = SUPPLEMENT_REASONS[int(rand() * len(SUPPLEMENT_REASONS))]
             lt = t + 25_200
-            add(
-                (
-                    t,
-                    f'{{"type":"dossier.supplement_requested","event_id":"{dossier_id}/{n}{head}{dates[lt // 86_400]}{times[lt % 86_400]}'
-                    f'{common},"reason":"{reason}"}}',
-                    dossier_id,
-                    "dossier.supplement_requested",
+            if t >= from_s:
+                add(
+                    (
+                        t,
+                        f'{{"type":"dossier.supplement_requested","event_id":"{dossier_id}/{n}{head}{dates[lt // 86_400]}{times[lt % 86_400]}'
+                        f'{common},"reason":"{reason}"}}',
+                        dossier_id,
+                        "dossier.supplement_requested",
+                    )
                 )
-            )
 
         r = rand()
         if r < WITHDRAWN_SHARE:
@@ -234,34 +259,40 @@ class Lifecycle:
             outcome = "approved"
         late = outcome != "withdrawn" and rand() < LATE_SHARE
         offset = due_days + 1 + int(rand() * 4) if late else int(rand() * (due_days + 1))
-        t_done = add_days(day, offset + pause_days) * 86_400 - 25_200 + office(rand(), rand())
+        t_done = (
+            wdays[windex[day - wbase] + offset + pause_days] * 86_400
+            - 25_200
+            + office[int(rand() * TABLE_SIZE)]
+        )
         if t_done <= t_recv + 600:
             t_done = t_recv + 600 + int(rand() * 3600)
         n += 1
         lt = t_done + 25_200
-        add(
-            (
-                t_done,
-                f'{{"type":"dossier.completed","event_id":"{dossier_id}/{n}{head}{dates[lt // 86_400]}{times[lt % 86_400]}'
-                f'{common},"outcome":"{outcome}"}}',
-                dossier_id,
-                "dossier.completed",
+        if t_done >= from_s:
+            add(
+                (
+                    t_done,
+                    f'{{"type":"dossier.completed","event_id":"{dossier_id}/{n}{head}{dates[lt // 86_400]}{times[lt % 86_400]}'
+                    f'{common},"outcome":"{outcome}"}}',
+                    dossier_id,
+                    "dossier.completed",
+                )
             )
-        )
         if synced:
             n += 1
             t = t_done + 30 + int(rand() * 1200)
             if watch:
-                t = self._after_sync_outage(rng, unit_code, t)
+                t = self._after_sync_outage(dossier_id, unit_code, t)
             lt = t + 25_200
-            add(
-                (
-                    t,
-                    f'{{"type":"dossier.synced","event_id":"{dossier_id}/{n}{head}{dates[lt // 86_400]}{times[lt % 86_400]}{common}}}',
-                    dossier_id,
-                    "dossier.synced",
+            if t >= from_s:
+                add(
+                    (
+                        t,
+                        f'{{"type":"dossier.synced","event_id":"{dossier_id}/{n}{head}{dates[lt // 86_400]}{times[lt % 86_400]}{common}}}',
+                        dossier_id,
+                        "dossier.synced",
+                    )
                 )
-            )
 
         t_last = t_done
         if outcome != "withdrawn":
@@ -275,21 +306,26 @@ class Lifecycle:
                     electronic = False
             else:
                 done_day = (t_done + 25_200) // 86_400
-                t = add_days(done_day, int(rand() * 3)) * 86_400 - 25_200 + office(rand(), rand())
+                t = (
+                    wdays[windex[done_day - wbase] + int(rand() * 3)] * 86_400
+                    - 25_200
+                    + office[int(rand() * TABLE_SIZE)]
+                )
                 if t < t_done + 300:
                     t = t_done + 300 + int(rand() * 3600)
-            digitized = "true" if electronic or rand() < 0.5 else "false"
+            digitized = "true" if rand() < 0.5 or electronic else "false"  # always one draw
             n += 1
             lt = t + 25_200
-            add(
-                (
-                    t,
-                    f'{{"type":"dossier.result_issued","event_id":"{dossier_id}/{n}{head}{dates[lt // 86_400]}{times[lt % 86_400]}'
-                    f'{common},"electronic":{"true" if electronic else "false"},"digitized":{digitized}}}',
-                    dossier_id,
-                    "dossier.result_issued",
+            if t >= from_s:
+                add(
+                    (
+                        t,
+                        f'{{"type":"dossier.result_issued","event_id":"{dossier_id}/{n}{head}{dates[lt // 86_400]}{times[lt % 86_400]}'
+                        f'{common},"electronic":{"true" if electronic else "false"},"digitized":{digitized}}}',
+                        dossier_id,
+                        "dossier.result_issued",
+                    )
                 )
-            )
             t_last = t
 
         if rand() < RATED_SHARE:
@@ -297,18 +333,19 @@ class Lifecycle:
             happy = rand() < (0.75 if late or outcome == "rejected" else 0.97)
             n += 1
             lt = t + 25_200
-            add(
-                (
-                    t,
-                    f'{{"type":"dossier.rated","event_id":"{dossier_id}/{n}{head}{dates[lt // 86_400]}{times[lt % 86_400]}'
-                    f'{common},"satisfied":{"true" if happy else "false"}}}',
-                    dossier_id,
-                    "dossier.rated",
+            if t >= from_s:
+                add(
+                    (
+                        t,
+                        f'{{"type":"dossier.rated","event_id":"{dossier_id}/{n}{head}{dates[lt // 86_400]}{times[lt % 86_400]}'
+                        f'{common},"satisfied":{"true" if happy else "false"}}}',
+                        dossier_id,
+                        "dossier.rated",
+                    )
                 )
-            )
 
         if rand() < FEEDBACK_SHARE:
-            self._feedback(rng, events, n, dossier_id, common, t_recv, late)
+            self._feedback(rng, events, n, dossier_id, common, t_recv, late, from_s)
         return events
 
     def _text(self, ts_s: int) -> str:
@@ -318,11 +355,13 @@ class Lifecycle:
     def _office_time(self, rng: random.Random, day: int, after_working_days: int) -> int:
         """A moment in office hours ``after_working_days`` working days after ``day``."""
         working_day = self.calendar.add(day, after_working_days)
-        return working_day * DAY_S - LOCAL_OFFSET_S + OFFICE.draw(rng.random(), rng.random())
+        return working_day * DAY_S - LOCAL_OFFSET_S + OFFICE.table[int(rng.random() * TABLE_SIZE)]
 
-    def _after_sync_outage(self, rng: random.Random, unit_code: str, t: int) -> int:
+    def _after_sync_outage(self, dossier_id: str, unit_code: str, t: int) -> int:
         end = self.incidents.active_until("sync-outage", unit_code, t)
-        return t if end is None else end + 60 + int(rng.random() * 900)
+        if end is None:
+            return t
+        return end + 60 + int(_side(dossier_id, "sync", t).random() * 900)
 
     def _payments(
         self,
@@ -338,6 +377,7 @@ class Lifecycle:
         channel: str,
         fee: int,
         rates: tuple[float, ...],
+        from_s: int,
     ) -> int:
         rand = rng.random
         fmt = self._text
@@ -345,15 +385,16 @@ class Lifecycle:
         def pay(t: int, kind: str, method: str) -> None:
             nonlocal n
             n += 1
-            events.append(
-                (
-                    t,
-                    f'{{"type":"{kind}","event_id":"{dossier_id}/{n}","schema":1,"occurred_at":"{fmt(t)}'
-                    f'{common},"amount":{fee},"method":"{method}"}}',
-                    dossier_id,
-                    kind,
+            if t >= from_s:
+                events.append(
+                    (
+                        t,
+                        f'{{"type":"{kind}","event_id":"{dossier_id}/{n}","schema":1,"occurred_at":"{fmt(t)}'
+                        f'{common},"amount":{fee},"method":"{method}"}}',
+                        dossier_id,
+                        kind,
+                    )
                 )
-            )
 
         if rand() < rates[PAY_ONLINE if online else PAY_OFFLINE]:
             method = "online_national" if rand() < 0.55 else "online_provincial"
@@ -361,26 +402,28 @@ class Lifecycle:
                 t = (
                     ((t_recv + LOCAL_OFFSET_S) // DAY_S + 1 + int(rand() * 5)) * DAY_S
                     - LOCAL_OFFSET_S
-                    + WAKING.draw(rand(), rand())
+                    + WAKING.table[int(rand() * TABLE_SIZE)]
                 )
             else:
                 t = t_recv + 120 + int(rand() * 14_000)
+            u_failure, u_retry = rand(), rand()  # drawn whatever happens next
             outage_end = None
             if "payment-outage" in self.incidents.kinds:
                 outage_end = self.incidents.active_until("payment-outage", unit_code, t)
             if outage_end is not None:
+                side = _side(dossier_id, "payment", t)
                 pay(t, "payment.failed", method)
-                if rand() < OUTAGE_FALLBACK_TO_COUNTER:
+                if side.random() < OUTAGE_FALLBACK_TO_COUNTER:
                     pay(
-                        self._office_time(rng, (t + LOCAL_OFFSET_S) // DAY_S + 1, 0),
+                        self._office_time(side, (t + LOCAL_OFFSET_S) // DAY_S + 1, 0),
                         "payment.succeeded",
-                        "cash" if rand() < 0.75 else "bank_counter",
+                        "cash" if side.random() < 0.75 else "bank_counter",
                     )
                 else:
-                    pay(outage_end + 600 + int(rand() * 7200), "payment.succeeded", method)
-            elif rand() < PAYMENT_FAILURE_SHARE:
+                    pay(outage_end + 600 + int(side.random() * 7200), "payment.succeeded", method)
+            elif u_failure < PAYMENT_FAILURE_SHARE:
                 pay(t, "payment.failed", method)
-                pay(t + 60 + int(rand() * 900), "payment.succeeded", method)
+                pay(t + 60 + int(u_retry * 900), "payment.succeeded", method)
             else:
                 pay(t, "payment.succeeded", method)
         elif rand() >= UNPAID_SHARE:
@@ -401,6 +444,7 @@ class Lifecycle:
         common: str,
         t_recv: int,
         late: bool,
+        from_s: int,
     ) -> int:
         rand = rng.random
         fmt = self._text
@@ -408,7 +452,7 @@ class Lifecycle:
         t = (
             ((t_recv + LOCAL_OFFSET_S) // DAY_S + 1 + int(rand() * 20)) * DAY_S
             - LOCAL_OFFSET_S
-            + WAKING.draw(rand(), rand())
+            + WAKING.table[int(rand() * TABLE_SIZE)]
         )
         received_day = (t + LOCAL_OFFSET_S) // DAY_S
         due_s = (
@@ -417,15 +461,16 @@ class Lifecycle:
             + 17 * 3600
         )
         n += 1
-        events.append(
-            (
-                t,
-                f'{{"type":"feedback.received","event_id":"{dossier_id}/{n}","schema":1,"occurred_at":"{fmt(t)}'
-                f'{common},"feedback_id":"{feedback_id}","due_at":"{fmt(due_s)}"}}',
-                dossier_id,
-                "feedback.received",
+        if t >= from_s:
+            events.append(
+                (
+                    t,
+                    f'{{"type":"feedback.received","event_id":"{dossier_id}/{n}","schema":1,"occurred_at":"{fmt(t)}'
+                    f'{common},"feedback_id":"{feedback_id}","due_at":"{fmt(due_s)}"}}',
+                    dossier_id,
+                    "feedback.received",
+                )
             )
-        )
         if rand() < 0.95:
             in_time = rand() < (0.8 if late else 0.93)
             days = (
@@ -435,26 +480,28 @@ class Lifecycle:
             )
             t_resolved = max(t + 600, self._office_time(rng, received_day, days))
             n += 1
-            events.append(
-                (
-                    t_resolved,
-                    f'{{"type":"feedback.resolved","event_id":"{dossier_id}/{n}","schema":1,"occurred_at":"{fmt(t_resolved)}'
-                    f'{common},"feedback_id":"{feedback_id}"}}',
-                    dossier_id,
-                    "feedback.resolved",
+            if t_resolved >= from_s:
+                events.append(
+                    (
+                        t_resolved,
+                        f'{{"type":"feedback.resolved","event_id":"{dossier_id}/{n}","schema":1,"occurred_at":"{fmt(t_resolved)}'
+                        f'{common},"feedback_id":"{feedback_id}"}}',
+                        dossier_id,
+                        "feedback.resolved",
+                    )
                 )
-            )
             if rand() < 0.5:
                 t_rated = t_resolved + 600 + int(rand() * 2 * DAY_S)
                 happy = "true" if rand() < (0.85 if in_time else 0.5) else "false"
                 n += 1
-                events.append(
-                    (
-                        t_rated,
-                        f'{{"type":"feedback.rated","event_id":"{dossier_id}/{n}","schema":1,"occurred_at":"{fmt(t_rated)}'
-                        f'{common},"feedback_id":"{feedback_id}","satisfied":{happy}}}',
-                        dossier_id,
-                        "feedback.rated",
+                if t_rated >= from_s:
+                    events.append(
+                        (
+                            t_rated,
+                            f'{{"type":"feedback.rated","event_id":"{dossier_id}/{n}","schema":1,"occurred_at":"{fmt(t_rated)}'
+                            f'{common},"feedback_id":"{feedback_id}","satisfied":{happy}}}',
+                            dossier_id,
+                            "feedback.rated",
+                        )
                     )
-                )
         return n

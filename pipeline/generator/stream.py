@@ -147,7 +147,7 @@ def generate_batches(
                 for number in range(1, count + 1):
                     chosen = unit_facts[min(last, bisect_left(cumulative, rng.random()))]
                     dossier_id = f"{code}-{yymmdd}-{number:04d}-{tag}"
-                    events = dossier(rng, code, dossier_id, chosen, day, unit_rates)
+                    events = dossier(rng, code, dossier_id, chosen, day, unit_rates, start_s)
                     if received_batch is not None:
                         received_batch.dossiers += 1
                     for item in events:
