@@ -19,6 +19,20 @@ def hourly_rows(store: Store, database: str, start_ms: int, end_ms: int) -> list
     return [(str(u), str(i), int(b), int(n), int(d)) for u, i, b, n, d in rows]
 
 
+def summed_rows(store: Store, database: str, start_ms: int, end_ms: int) -> list[HourlyRow]:
+    """Like ``hourly_rows`` but summed over [start_ms, end_ms) in ClickHouse: one row per unit and
+    indicator, stamped with ``start_ms``. Use it for windows and periods (a year is ~10^6 hours)."""
+    rows = store.query(
+        f"""SELECT unit_code, indicator, sum(numerator), sum(denominator)
+            FROM {database}.indicator_hourly
+            WHERE bucket_start >= toDateTime({start_ms // 1000})
+              AND bucket_start < toDateTime({end_ms // 1000})
+            GROUP BY unit_code, indicator
+            ORDER BY unit_code, indicator"""
+    )
+    return [(str(u), str(i), start_ms, int(n), int(d)) for u, i, n, d in rows]
+
+
 def stream_time_ms(store: Store, database: str) -> int | None:
     """The newest accepted event time in the archive, or None when nothing is stored yet."""
     rows = store.query(f"SELECT max(occurred_ms), count() FROM {database}.events_raw")

@@ -22,7 +22,7 @@ from pipeline.rates import HEADLINE, INDICATORS, Counts, UnitTotals, roll_up, to
 from pipeline.reference import Reference, load_reference
 from pipeline.settings import Settings
 from pipeline.windows import DAY_MS, parse_time
-from sinks.reader import dead_letter_counts, hourly_rows
+from sinks.reader import dead_letter_counts, summed_rows
 from streams.worker import WorkerCounters
 
 REFRESH_S = 1.0
@@ -84,7 +84,7 @@ def demo(settings: Settings, day: str, seed: int, rate: int) -> None:
 
     @worker.app.timer(REFRESH_S)
     async def refresh() -> None:
-        rows = hourly_rows(worker.store, settings.database, day_start, day_start + DAY_MS)
+        rows = summed_rows(worker.store, settings.database, day_start, day_start + DAY_MS)
         done = worker.counters.messages >= len(lines)
         view.update(rows, worker.counters.messages, done)
         if done:

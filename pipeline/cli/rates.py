@@ -13,7 +13,7 @@ from pipeline.rates import INDICATORS, Counts, UnitTotals, roll_up, totals
 from pipeline.reference import Reference, load_reference
 from pipeline.settings import Settings
 from pipeline.windows import WINDOWS, parse_time, rfc3339, window_bounds
-from sinks.reader import hourly_rows, stream_time_ms
+from sinks.reader import hourly_rows, stream_time_ms, summed_rows
 from sinks.store import open_store
 
 
@@ -67,11 +67,13 @@ def rates(
       chiso766 rates --granularity hour --from 2024-06-03 --to 2024-06-04 --json
     """
     reference = load_reference(settings)
+    units = _chosen_units(reference, unit_code, level)
+    if granularity == "hour" and (from_ms is None or to_ms is None):
+        raise click.UsageError("--granularity hour needs --from and --to")
     store = open_store(settings)
     try:
         if granularity == "hour":
-            if from_ms is None or to_ms is None:
-                raise click.UsageError("--granularity hour needs --from and --to")
+            assert from_ms is not None and to_ms is not None  # checked above
             for unit, indicator, bucket_ms, numerator, denominator in hourly_rows(
                 store, settings.database, from_ms, to_ms
             ):
@@ -85,14 +87,13 @@ def rates(
                 f"no events stored yet in {settings.database} ({settings.store} store)"
             )
         start_ms, end_ms = window_bounds(window, as_of)
-        rows = hourly_rows(store, settings.database, start_ms, end_ms)
+        rows = summed_rows(store, settings.database, start_ms, end_ms)
     finally:
         store.close()
     rolled = roll_up(
         totals(rows, start_ms, end_ms),
         {u.code: reference.ancestors(u.code) for u in reference.units},
     )
-    units = _chosen_units(reference, unit_code, level)
     if as_json:
         click.echo(json.dumps({"window": window, "as_of": rfc3339(as_of), "from": rfc3339(start_ms),
                                "to": rfc3339(end_ms), "namespace": settings.namespace,
