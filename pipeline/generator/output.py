@@ -95,7 +95,7 @@ def write_jsonl(
         for batch in batches:
             lines = batch.lines
             if lines and not rate:
-                out.write(("\n".join(lines) + "\n").encode())
+                out.write(batch.to_bytes())
             elif lines and rate:
                 step = max(1, int(rate * _LIVE_CHUNK_S))
                 for i in range(0, len(lines), step):
