@@ -82,7 +82,7 @@ def ledger(lines: Iterable[str]) -> dict[str, Dossier]:
         d = dossiers[event["dossier_id"]]
         kind = event["type"]
         if kind == "dossier.received":
-            if d.received is None or event["occurred_at"] < d.received["occurred_at"]:
+            if d.received is None or event["occurred_at"] < received_of(d)["occurred_at"]:
                 d.received = event
         elif kind == "payment.succeeded":
             d.payments.append(event)
@@ -100,17 +100,22 @@ def ledger(lines: Iterable[str]) -> dict[str, Dossier]:
     return dossiers
 
 
+def received_of(d: Dossier) -> dict[str, Any]:
+    assert d.received is not None
+    return d.received
+
+
 def rates(dossiers: dict[str, Dossier], keep: Any = lambda d: True) -> dict[str, float]:
     """The six rates in percent over the dossiers ``keep`` accepts (received-anchored; e_result
     over those of them completed, not withdrawn, with a document result)."""
     received = [d for d in dossiers.values() if d.received is not None and keep(d)]
-    fee = [d for d in received if d.received["fee_amount"] > 0]  # type: ignore[index]
+    fee = [d for d in received if received_of(d)["fee_amount"] > 0]
     completed = [
         d
         for d in received
         if d.completed is not None
         and d.completed["outcome"] != "withdrawn"
-        and REFERENCE.procedure(d.received["procedure_code"]).result_is_document  # type: ignore[index]
+        and REFERENCE.procedure(received_of(d)["procedure_code"]).result_is_document
     ]
 
     def pct(part: int, whole: int) -> float:
@@ -118,8 +123,8 @@ def rates(dossiers: dict[str, Dossier], keep: Any = lambda d: True) -> dict[str,
 
     return {
         "online_filing": pct(
-            sum(d.received["channel"] == "online" for d in received), len(received)
-        ),  # type: ignore[index]
+            sum(received_of(d)["channel"] == "online" for d in received), len(received)
+        ),
         "online_payment": pct(sum(d.online_paid for d in fee), len(fee)),
         "e_result": pct(sum(d.e_result for d in completed), len(completed)),
         "digitization": pct(sum(d.digitized for d in received), len(received)),
@@ -129,7 +134,7 @@ def rates(dossiers: dict[str, Dossier], keep: Any = lambda d: True) -> dict[str,
 
 
 def received_in(first: date, last: date) -> Any:
-    return lambda d: first <= moment(d.received["occurred_at"]).date() <= last
+    return lambda d: first <= moment(received_of(d)["occurred_at"]).date() <= last
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +176,7 @@ def test_same_seed_gives_byte_identical_output() -> None:
 def test_lines_are_canonical_valid_contract_events() -> None:
     lines = list(generate_lines(REFERENCE, seed=1, days=2, profile="demo"))
     assert len(lines) > 5_000
-    received = Counter()
+    received: Counter[str] = Counter()
     for line in lines:
         event = accept_event(line, REFERENCE, NOW_MS)
         assert encode_event(event).decode() == line  # byte-identical to the contract's encoding
@@ -252,7 +257,7 @@ def test_units_differ_and_some_communes_lag_far_behind(year: dict[str, Dossier])
     by_unit: dict[str, list[Dossier]] = defaultdict(list)
     for d in year.values():
         if d.received is not None:
-            by_unit[d.received["unit_code"]].append(d)
+            by_unit[received_of(d)["unit_code"]].append(d)
     communes = {
         code: rates({str(i): d for i, d in enumerate(members)})["online_filing"]
         for code, members in by_unit.items()
@@ -272,12 +277,12 @@ def test_timing_follows_office_hours_working_days_and_due_dates(year: dict[str, 
     for d in year.values():
         if d.received is None:
             continue
-        received = moment(d.received["occurred_at"])
+        received = moment(received_of(d)["occurred_at"])
         local = received.astimezone(VIETNAM)
         assert local.weekday() < 5, d.received
         assert (local.date() - date(1970, 1, 1)).days not in days_off, d.received
         assert (local.hour, local.minute) >= (7, 30) and local.hour < 17, d.received
-        assert moment(d.received["due_at"]) >= received
+        assert moment(received_of(d)["due_at"]) >= received
         per_weekday[local.weekday()] += 1
         for payment in d.payments:
             if payment["method"].startswith("online"):
@@ -285,7 +290,9 @@ def test_timing_follows_office_hours_working_days_and_due_dates(year: dict[str, 
                 late_payments += moment(payment["occurred_at"]) - received >= timedelta(days=1)
         if d.completed is not None and d.completed["outcome"] != "withdrawn":
             completions += 1
-            late_completions += moment(d.completed["occurred_at"]) > moment(d.received["due_at"])
+            late_completions += moment(d.completed["occurred_at"]) > moment(
+                received_of(d)["due_at"]
+            )
             assert moment(d.completed["occurred_at"]) > received
     day = date(2024, 1, 1)
     while day.year == 2024:
@@ -331,9 +338,9 @@ def test_payment_outage_drops_online_payment_for_that_unit_and_period_only() -> 
     outage_lines = [line for batch in outage for line in batch.lines]
 
     def in_outage(d: Dossier) -> bool:
-        return d.received["unit_code"] in affected and received_in(
+        return received_of(d)["unit_code"] in affected and received_in(
             date(2024, 4, 2), date(2024, 4, 4)
-        )(d)  # type: ignore[index]
+        )(d)
 
     before, during = rates(ledger(quiet_lines), in_outage), rates(ledger(outage_lines), in_outage)
     assert during["online_payment"] <= before["online_payment"] - 30.0, (before, during)

@@ -193,8 +193,8 @@ BROKEN = [
 
 @pytest.mark.parametrize(("file", "change", "message"), BROKEN)
 def test_broken_files_raise_with_file_and_line(
-    tmp_path: Path, file: str, change: callable, message: str
-) -> None:  # type: ignore[valid-type]
+    tmp_path: Path, file: str, change: Change, message: str
+) -> None:
     folder = _copy_demo(tmp_path)
     _edit(folder / file, change)
     with pytest.raises(ReferenceDataError, match=message):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,7 +70,11 @@ def ingest(
       chiso766 generate --out - --bad-fraction 0.01 | chiso766 ingest - --dry-run
     """
     reference_data = reference_for(settings, reference_dir)
-    now_ms = int(time.time() * 1000) if now is None else to_ms(now if now.tzinfo else now.replace(tzinfo=UTC))
+    now_ms = (
+        int(time.time() * 1000)
+        if now is None
+        else to_ms(now if now.tzinfo else now.replace(tzinfo=UTC))
+    )
     summary = IngestSummary()
     report = Console(stderr=True)
     show_progress = progress if progress is not None else (report.is_terminal and not as_json)
@@ -115,7 +119,7 @@ def _open_input(path: Path) -> Iterator[BinaryIO]:
 @contextmanager
 def _progress_bar(
     console: Console, handle: BinaryIO, path: Path, *, enabled: bool
-) -> Iterator[object]:
+) -> Iterator[Callable[[int], None]]:
     if not enabled or str(path) == "-":
         yield lambda _: None
         return

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.cli.options import json_flag, with_settings
-from pipeline.reference import Reference, load_reference
+from pipeline.reference import ONLINE_LEVELS, Reference, load_reference
 from pipeline.settings import Settings
 
 
@@ -86,13 +85,12 @@ def _print_summary(data: Reference) -> None:
     procedures.add_column("procedures", justify="right")
     procedures.add_column("fee-bearing", justify="right")
     procedures.add_column("result is a document", justify="right")
-    by_level = Counter(p.online_level for p in data.procedures)
-    for level in ("full", "partial", "none"):
-        members = [p for p in data.procedures if p.online_level == level]
+    for online_level in ONLINE_LEVELS:
+        offered = [p for p in data.procedures if p.online_level == online_level]
         procedures.add_row(
-            level,
-            str(by_level[level]),
-            str(sum(p.fee_bearing for p in members)),
-            str(sum(p.result_is_document for p in members)),
+            online_level,
+            str(len(offered)),
+            str(sum(p.fee_bearing for p in offered)),
+            str(sum(p.result_is_document for p in offered)),
         )
     console.print(procedures)
