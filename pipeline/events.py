@@ -7,7 +7,7 @@ Timestamps are RFC 3339 strings with an offset on the wire and aware ``datetime`
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 import msgspec
@@ -130,12 +130,12 @@ _encoder = msgspec.json.Encoder()
 
 
 def to_ms(moment: datetime) -> int:
-    """Epoch milliseconds of an aware datetime (exact for whole-millisecond times)."""
-    delta = moment - _EPOCH
-    return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
+    """Epoch milliseconds of an aware datetime (sub-millisecond digits are dropped, rounding down)."""
+    return (moment - _EPOCH) // _MILLISECOND
 
 
 _EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
+_MILLISECOND = timedelta(milliseconds=1)
 
 
 def decode_event(raw: bytes | str) -> AnyEvent:

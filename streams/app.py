@@ -6,12 +6,13 @@ import faust
 
 from pipeline import broker
 from pipeline.settings import Settings
+from streams.consumer import WorkerApp
 
 
 def create_app(settings: Settings) -> faust.App:
     """One app per namespace: its consumer group is ``{namespace}.worker``."""
     hosts = ";".join(settings.bootstrap_servers.split(","))
-    return faust.App(
+    return WorkerApp(
         settings.group("worker"),
         broker=f"kafka://{hosts}",
         store="memory://",

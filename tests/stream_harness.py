@@ -20,6 +20,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from pipeline import broker
 from pipeline.settings import Settings
+from sinks.server import ServerStore
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -123,13 +124,23 @@ def wait_until_consumed(
     )
 
 
-def wait_for_progress(settings: Settings, at_least: int, timeout_s: float = 120) -> None:
+def archived_events(settings: Settings) -> int:
+    """Rows in the raw archive right now (server store), read with a plain query."""
+    store = ServerStore(settings.clickhouse_host, settings.clickhouse_port)
+    try:
+        return int(store.query(f"SELECT count() FROM {settings.database}.events_raw")[0][0])
+    finally:
+        store.close()
+
+
+def wait_for_archive(settings: Settings, more_than: int, timeout_s: float = 120) -> None:
+    """Return as soon as the archive holds more than ``more_than`` rows (polls every 10 ms)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if input_offsets(settings)[1] >= at_least:
+        if archived_events(settings) > more_than:
             return
-        time.sleep(0.2)
-    raise AssertionError(f"no progress past {at_least} messages in {timeout_s} s")
+        time.sleep(0.01)
+    raise AssertionError(f"the archive did not grow past {more_than} rows in {timeout_s} s")
 
 
 def hourly_from_cli(settings: Settings) -> list[dict[str, object]]:

@@ -76,15 +76,21 @@ def test_stream_equals_batch_recomputation(
 def test_a_worker_killed_mid_stream_and_restarted_loses_and_doubles_nothing(
     kafka_settings: Settings, noisy_lines: list[bytes], tmp_path: Path
 ) -> None:
+    """Kill -9 right after a batch's rows are stored and before its offsets are committed."""
     settings = _worker_settings(kafka_settings, "server", tmp_path)
-    harness.produce(settings, noisy_lines, keying="none")  # unkeyed: any partition
+    half = len(noisy_lines) // 2
+    harness.produce(settings, noisy_lines[:half], keying="none")  # unkeyed: any partition
     first = harness.start_worker(settings, tmp_path / "worker-1.log")
     try:
-        harness.wait_for_progress(settings, at_least=len(noisy_lines) // 4)
+        harness.wait_until_consumed(settings, [first])
+        committed_before = harness.input_offsets(settings)[1]
+        archived_before = harness.archived_events(settings)
+        harness.produce(settings, noisy_lines[half:], keying="none")
+        harness.wait_for_archive(settings, more_than=archived_before)
     finally:
         harness.stop(first, signal.SIGKILL)
     end, done = harness.input_offsets(settings)
-    assert done < end, "the kill must land mid-stream for this test to mean anything"
+    assert committed_before <= done < end, "the kill must land between storing and committing"
     second = harness.start_worker(settings, tmp_path / "worker-2.log")
     try:
         harness.wait_until_consumed(settings, [second])
