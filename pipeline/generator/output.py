@@ -93,10 +93,10 @@ def write_jsonl(
     pacer = Pacer(rate)
     with fewer_collections():
         for batch in batches:
-            lines = batch.lines
-            if lines and not rate:
+            if batch.items and rate is None:
                 out.write(batch.to_bytes())
-            elif lines and rate:
+            elif batch.items and rate is not None:
+                lines = batch.lines
                 step = max(1, int(rate * _LIVE_CHUNK_S))
                 for i in range(0, len(lines), step):
                     out.write(("\n".join(lines[i : i + step]) + "\n").encode())
