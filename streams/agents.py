@@ -22,13 +22,15 @@ BatchHandler = Callable[[Sequence[Incoming], Sequence[float]], None]
 """Called with the batch's messages and their Kafka timestamps (epoch seconds)."""
 
 EXIT_STORE_FAILED = 70
+MAX_BATCH = 20_000
+"""Messages per batch at most; a batch also closes after ``within_s`` without a full buffer."""
 
 
 def add_batch_agent(
     app: faust.App,
     topic: faust.TopicT,
     handle: BatchHandler,
-    max_batch: int = 10_000,
+    max_batch: int = MAX_BATCH,
     within_s: float = 0.5,
 ) -> None:
     # concurrency=1: with more, Faust can commit past a message still in flight (faust#606).

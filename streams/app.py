@@ -26,7 +26,8 @@ def create_app(settings: Settings) -> faust.App:
         broker_commit_every=50_000,
         broker_commit_interval=1.0,
         stream_buffer_maxsize=65_536,
-        broker_max_poll_records=5_000,
+        broker_max_poll_records=20_000,
+        consumer_max_fetch_size=4 * 1024 * 1024,
         stream_wait_empty=False,
         table_standby_replicas=0,
         # A killed worker's partitions move to the others after this long (the default is 60 s).

@@ -15,6 +15,7 @@ from pipeline.validation import validate_event
 from sinks import schema
 from sinks.store import Store, open_store
 from sinks.writer import ResultWriter
+from streams.agents import MAX_BATCH
 from streams.worker import BatchPipeline, WorkerCounters, build_worker_app
 
 
@@ -35,7 +36,7 @@ def assemble(
     reference: Reference | None = None,
     store: Store | None = None,
     counters: WorkerCounters | None = None,
-    max_batch: int = 10_000,
+    max_batch: int = MAX_BATCH,
 ) -> Worker:
     """Create topics, migrate the schema and build the app; nothing runs yet."""
     reference = reference or load_reference(settings)

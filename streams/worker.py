@@ -11,7 +11,7 @@ import faust
 
 from pipeline.processing import BatchProcessor, BatchResult, DeadLetter, Incoming
 from pipeline.settings import Settings
-from streams.agents import add_batch_agent
+from streams.agents import MAX_BATCH, add_batch_agent
 from streams.app import create_app, input_topic
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class BatchPipeline:
 
 
 def build_worker_app(
-    settings: Settings, pipeline: BatchPipeline, max_batch: int = 10_000
+    settings: Settings, pipeline: BatchPipeline, max_batch: int = MAX_BATCH
 ) -> faust.App:
     """The Faust app of one worker, with its agent registered."""
     app = create_app(settings)
