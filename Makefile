@@ -19,6 +19,7 @@ demo: install
 lint: install
 	$(BIN)/ruff check pipeline streams sinks dashboards tests benchmarks
 	$(BIN)/ruff format --check pipeline streams sinks dashboards tests benchmarks
+	$(BIN)/mypy pipeline streams sinks dashboards
 
 test: install
 	$(BIN)/chiso766 stack up
