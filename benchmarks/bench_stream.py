@@ -27,8 +27,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
-
 from pipeline import broker
 from pipeline.settings import Settings
 
@@ -149,20 +147,7 @@ def generate_to_kafka(settings: Settings, profile: str, start: str, days: int) -
          "--duplicates", "0.02", "--disorder", "0.02", "--bad-fraction", "0.002", "--no-progress"],
         cwd=REPO, check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
-    return end_offsets(settings)
-
-
-def end_offsets(settings: Settings) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
-    try:
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in (settings.topic(name) for name in broker.INPUT_TOPICS)
-            for p in (consumer.partitions_for_topic(topic) or ())
-        ]
-        return sum(consumer.end_offsets(partitions).values())
-    finally:
-        consumer.close()
+    return broker.input_progress(settings)[0]
 
 
 def paced_lines(settings: Settings, count: int) -> list[tuple[str, bytes, bytes]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Sequence
 
-from kafka import KafkaAdminClient, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -69,6 +69,31 @@ def ensure_topics(
     finally:
         admin.close()
     return full
+
+
+def input_progress(settings: Settings) -> tuple[int, int]:
+    """(messages in the input topics, messages the worker group has committed): equal when the
+    workers have stored everything produced so far."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
+    try:
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in (settings.topic(name) for name in INPUT_TOPICS)
+            for p in (consumer.partitions_for_topic(topic) or ())
+        ]
+        end = sum(consumer.end_offsets(partitions).values())
+    finally:
+        consumer.close()
+    admin = admin_client(settings)
+    try:
+        group = settings.group("worker")
+        committed = admin.list_group_offsets(group).get(group, {})
+    finally:
+        admin.close()
+    wanted = set(partitions)
+    return end, sum(
+        meta.offset for tp, meta in committed.items() if tp in wanted and meta.offset > 0
+    )
 
 
 def new_producer(settings: Settings, **overrides: object) -> KafkaProducer:

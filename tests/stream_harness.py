@@ -16,8 +16,6 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from kafka import KafkaConsumer, TopicPartition
-
 from pipeline import broker
 from pipeline.settings import Settings
 from sinks.server import ServerStore
@@ -82,27 +80,7 @@ def stop(
 
 
 def input_offsets(settings: Settings) -> tuple[int, int]:
-    """(sum of end offsets, sum of the worker group's committed offsets) over the input topics."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers)
-    try:
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in (settings.topic(name) for name in broker.INPUT_TOPICS)
-            for p in (consumer.partitions_for_topic(topic) or ())
-        ]
-        end = sum(consumer.end_offsets(partitions).values())
-    finally:
-        consumer.close()
-    admin = broker.admin_client(settings)
-    try:
-        group = settings.group("worker")
-        committed = admin.list_group_offsets(group).get(group, {})
-    finally:
-        admin.close()
-    done = sum(
-        meta.offset for tp, meta in committed.items() if tp in set(partitions) and meta.offset > 0
-    )
-    return end, done
+    return broker.input_progress(settings)
 
 
 def wait_until_consumed(

@@ -8,12 +8,14 @@ from typing import Any
 
 import click
 
+from pipeline.reference import Reference
 from pipeline.settings import Settings
 
 _SETTINGS_FLAGS: list[tuple[str, type | click.ParamType, str]] = [
     ("namespace", str, "Prefix of topics, consumer groups and the ClickHouse database."),
     ("kafka_bootstrap", str, "host:port of an existing Kafka (default: the local stack)."),
     ("kafka_port", int, "Port of the local Kafka broker."),
+    ("kafka_controller_port", int, "Port of the local Kafka's KRaft controller."),
     (
         "store",
         click.Choice(["embedded", "server"]),
@@ -50,3 +52,20 @@ def with_settings(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def json_flag(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(command)
+
+
+def chosen_units(
+    reference: Reference, unit_code: str | None, level: str | None
+) -> list[str] | None:
+    """The units named by --unit or --level (checked against the reference), or None for neither."""
+    if unit_code:
+        if not reference.has_unit(unit_code):
+            raise click.BadParameter(f"unknown unit {unit_code!r}", param_hint="--unit")
+        return [unit_code]
+    if level:
+        if level not in reference.levels:
+            raise click.BadParameter(
+                f"{level!r}: levels are {', '.join(reference.levels)}", param_hint="--level"
+            )
+        return [u.code for u in reference.units_at(level)]
+    return None

@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.cli.options import json_flag, with_settings
+from pipeline.cli.options import chosen_units, json_flag, with_settings
 from pipeline.rates import INDICATORS, Counts, UnitTotals, roll_up, totals
 from pipeline.reference import Reference, load_reference
 from pipeline.settings import Settings
@@ -67,7 +67,7 @@ def rates(
       chiso766 rates --granularity hour --from 2024-06-03 --to 2024-06-04 --json
     """
     reference = load_reference(settings)
-    units = _chosen_units(reference, unit_code, level)
+    units = chosen_units(reference, unit_code, level) or [reference.root.code]
     if granularity == "hour" and (from_ms is None or to_ms is None):
         raise click.UsageError("--granularity hour needs --from and --to")
     store = open_store(settings)
@@ -101,20 +101,6 @@ def rates(
                               ensure_ascii=False))  # fmt: skip
         return
     _print_table(reference, units, rolled, f"{window} to {rfc3339(end_ms)}")
-
-
-def _chosen_units(reference: Reference, unit_code: str | None, level: str | None) -> list[str]:
-    if unit_code:
-        if not reference.has_unit(unit_code):
-            raise click.BadParameter(f"unknown unit {unit_code!r}", param_hint="--unit")
-        return [unit_code]
-    if level:
-        if level not in reference.levels:
-            raise click.BadParameter(
-                f"{level!r}: levels are {', '.join(reference.levels)}", param_hint="--level"
-            )
-        return [u.code for u in reference.units_at(level)]
-    return [reference.root.code]
 
 
 def _unit_json(reference: Reference, code: str, rolled: UnitTotals) -> dict[str, object]:

@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.cli.options import json_flag, with_settings
+from pipeline.cli.options import chosen_units, json_flag, with_settings
 from pipeline.rates import INDICATORS
 from pipeline.reference import Reference, load_reference
 from pipeline.scoring.at_stake import UnitStake
@@ -142,16 +142,9 @@ def score(
 def _chosen_units(
     reference: Reference, unit_code: str | None, level: str | None, *, include_root: bool
 ) -> list[str]:
-    if unit_code:
-        if not reference.has_unit(unit_code):
-            raise click.BadParameter(f"unknown unit {unit_code!r}", param_hint="--unit")
-        return [unit_code]
-    if level:
-        if level not in reference.levels:
-            raise click.BadParameter(
-                f"{level!r}: levels are {', '.join(reference.levels)}", param_hint="--level"
-            )
-        return [u.code for u in reference.units_at(level)]
+    chosen = chosen_units(reference, unit_code, level)
+    if chosen is not None:
+        return chosen
     root = reference.root.code
     return [root, *reference.children(root)] if include_root else list(reference.children(root))
 
