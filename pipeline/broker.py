@@ -7,6 +7,7 @@ the generator, ingest, replay and tests.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterable, Sequence
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
@@ -84,16 +85,31 @@ def input_progress(settings: Settings) -> tuple[int, int]:
         end = sum(consumer.end_offsets(partitions).values())
     finally:
         consumer.close()
-    admin = admin_client(settings)
-    try:
-        group = settings.group("worker")
-        committed = admin.list_group_offsets(group).get(group, {})
-    finally:
-        admin.close()
     wanted = set(partitions)
+    committed = _committed_offsets(settings, settings.group("worker"))
     return end, sum(
         meta.offset for tp, meta in committed.items() if tp in wanted and meta.offset > 0
     )
+
+
+def _committed_offsets(settings: Settings, group: str, attempts: int = 20) -> dict:
+    """The group's committed offsets; {} for a group that has none yet.
+
+    On a new broker the offsets topic is created on the first group lookup, and the broker
+    answers "coordinator not available" meanwhile: that is retried, a few seconds at most.
+    """
+    admin = admin_client(settings)
+    try:
+        for attempt in range(attempts):
+            try:
+                return dict(admin.list_group_offsets(group).get(group, {}))
+            except KafkaError as error:
+                if not getattr(error, "retriable", False) or attempt == attempts - 1:
+                    raise
+                time.sleep(0.25)
+    finally:
+        admin.close()
+    return {}
 
 
 def new_producer(settings: Settings, **overrides: object) -> KafkaProducer:
