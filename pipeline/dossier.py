@@ -9,6 +9,7 @@ workers, partitions or restarts (see ``sinks/schema.py``).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -120,9 +121,11 @@ def _received(state: DossierState, event: DossierReceived, is_document: IsDocume
         return False
     state.received_key = key
     state.received_ms = ts_ms
-    state.unit_code = event.unit_code
-    state.procedure_code = event.procedure_code
-    state.channel = event.channel
+    # A province has a few hundred units and a few thousand procedures: share the strings, so
+    # a state cache of hundreds of thousands of dossiers stays small.
+    state.unit_code = sys.intern(event.unit_code)
+    state.procedure_code = sys.intern(event.procedure_code)
+    state.channel = sys.intern(event.channel)
     state.fee_amount = event.fee_amount
     state.result_is_document = int(is_document(event.procedure_code))
     return True
@@ -133,7 +136,7 @@ def _completed(state: DossierState, event: DossierCompleted, _: IsDocument) -> b
     key = order_key(ts_ms, event.event_id)
     if state.completed_key and state.completed_key <= key:
         return False
-    state.completed_key, state.completed_ms, state.outcome = key, ts_ms, event.outcome
+    state.completed_key, state.completed_ms, state.outcome = key, ts_ms, sys.intern(event.outcome)
     return True
 
 

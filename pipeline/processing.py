@@ -54,11 +54,14 @@ class BatchProcessor:
         is_document: IsDocument,
         check: CheckEvent,
         late_horizon_days: int = 400,
-        max_cached_dossiers: int = 300_000,
+        max_cached_dossiers: int = 150_000,
     ) -> None:
         self._is_document = is_document
         self._check = check
         self._horizon_ms = late_horizon_days * DAY_MS
+        # 150k dossiers is about six weeks of a 1M-dossier province, when nearly all of a
+        # dossier's events arrive; a later event of an evicted dossier costs one more snapshot
+        # row, never a wrong number. It bounds the worker's memory (benchmarks/bench_stream.py).
         self._max_cached = max_cached_dossiers
         self._states: dict[str, DossierState] = {}
         self.stream_time_ms = 0
