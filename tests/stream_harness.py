@@ -130,3 +130,29 @@ def hourly_from_cli(settings: Settings) -> list[dict[str, object]]:
     )  # fmt: skip
     rows = [json.loads(line) for line in out.stdout.decode().splitlines() if line.strip()]
     return sorted(rows, key=lambda r: (r["unit_code"], r["indicator"], r["bucket_start"]))
+
+
+def dead_letters(settings: Settings, timeout_s: float = 10) -> list[tuple[bytes, str, str]]:
+    """(original bytes, kind, reason) of every message on the namespace's dead-letter topic."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(
+        settings.topic(broker.DEAD_LETTERS),
+        bootstrap_servers=settings.bootstrap_servers,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=int(timeout_s * 1000),
+    )
+    try:
+        out = []
+        for message in consumer:
+            headers = dict(message.headers)
+            out.append(
+                (
+                    message.value,
+                    headers[broker.HEADER_KIND].decode(),
+                    headers[broker.HEADER_REASON].decode(),
+                )
+            )
+        return out
+    finally:
+        consumer.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import signal
 import time
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from pipeline.reference import load_reference
 from pipeline.settings import Settings
 from pipeline.validation import problem_of
 from tests import stream_harness as harness
-from tests.oracle import recompute
+from tests.oracle import OracleResult, recompute
 
 pytestmark = pytest.mark.integration
 
@@ -41,15 +42,19 @@ def noisy_lines() -> list[bytes]:
     return lines
 
 
-def _expected(lines: list[bytes]) -> list[dict[str, object]]:
+def _oracle(lines: list[bytes]) -> OracleResult:
     now_ms = int(time.time() * 1000)
-    result = recompute(
+    return recompute(
         lines,
         units=REFERENCE.unit_codes,
         result_is_document=REFERENCE.result_is_document,
         now_ms=now_ms,
         semantic_check=lambda event, now: problem_of(event, REFERENCE, now),
     )
+
+
+def _expected(lines: list[bytes]) -> list[dict[str, object]]:
+    result = _oracle(lines)
     assert result.rejected, "the generated set must contain bad lines"
     return result.rows()
 
@@ -71,6 +76,11 @@ def test_stream_equals_batch_recomputation(
     finally:
         harness.stop(worker)  # the embedded store is readable once the worker has let go of it
     assert harness.hourly_from_cli(settings) == _expected(noisy_lines)
+    # Every bad line is on the dead-letter topic, byte for byte, with its reason in the headers.
+    letters = harness.dead_letters(settings)
+    assert Counter(kind for _, kind, _ in letters) == _oracle(noisy_lines).rejected
+    bad_lines = Counter(noisy_lines)
+    assert all(bad_lines[raw] > 0 and reason for raw, _, reason in letters)
 
 
 def test_a_worker_killed_mid_stream_and_restarted_loses_and_doubles_nothing(

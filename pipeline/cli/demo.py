@@ -66,7 +66,7 @@ def demo(settings: Settings, day: str, seed: int, rate: int) -> None:
             LocalKafka(settings).up()
     reference = load_reference(settings)
     with console.status(f"Generating {simulated} for {reference.province}…"):
-        lines = _generate(settings, reference, simulated, seed)
+        lines = day_messages(settings, reference, simulated, seed)
     console.print(
         f"[bold]{len(lines):,}[/] events for {simulated} ({simulated:%A}) · namespace [cyan]{settings.namespace}[/] · "
         f"Kafka {settings.bootstrap_servers} · {settings.store} store"
@@ -109,7 +109,7 @@ Message = tuple[str, bytes, bytes]
 """(topic, key, value) ready to send."""
 
 
-def _generate(settings: Settings, reference: Reference, day: date, seed: int) -> list[Message]:
+def day_messages(settings: Settings, reference: Reference, day: date, seed: int) -> list[Message]:
     """One day of the full-volume province, with a little of the mess real feeds have."""
     noise = Noise(duplicates=0.02, disorder=0.05, bad_fraction=0.005)
     batches = generate_batches(
