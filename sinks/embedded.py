@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,8 +27,28 @@ def _connect(path: Path) -> Any:
             try:
                 _connections[path] = chdb.connect(f"file:{path}")
             except Exception as exc:  # chdb raises plain RuntimeError for a locked or bad path
-                raise SinkError(f"embedded ClickHouse at {path}: {exc}") from exc
+                if _locked_by_another_process(path):
+                    raise SinkError(
+                        f"embedded ClickHouse at {path} is in use by another process (a running "
+                        "worker or demo?): read through that process, stop it, or use --store server"
+                    ) from exc
+                raise SinkError(
+                    f"embedded ClickHouse at {path}: {str(exc).splitlines()[0]}"
+                ) from exc
         return _connections[path]
+
+
+def _locked_by_another_process(path: Path) -> bool:
+    """chdb locks ``{path}/status`` while a process has the directory open."""
+    try:
+        with open(path / "status", "a") as status:
+            fcntl.flock(status, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(status, fcntl.LOCK_UN)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 class EmbeddedStore:

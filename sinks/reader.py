@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+from pipeline.errors import SinkError
 from pipeline.rates import HourlyRow
 from sinks.store import Store
+
+
+def require_results(store: Store, database: str, namespace: str) -> None:
+    """Raise SinkError with a hint when the namespace has no results database in this store."""
+    rows = store.query(f"SELECT count() FROM system.databases WHERE name = '{database}'")
+    if not int(rows[0][0]):
+        raise SinkError(
+            f"nothing stored for namespace {namespace!r} in the {store.backend} store "
+            "(is --namespace or --store right? a worker or `chiso766 migrate` creates it)"
+        )
 
 
 def hourly_rows(store: Store, database: str, start_ms: int, end_ms: int) -> list[HourlyRow]:

@@ -6,6 +6,9 @@ Snapshots are written straight into the store; the expected numbers are worked o
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -15,7 +18,7 @@ from pipeline.settings import Settings
 from pipeline.windows import parse_time
 from sinks import schema
 from sinks.store import Store
-from tests.stream_harness import settings_flags
+from tests.stream_harness import REPO, settings_flags
 
 pytestmark = pytest.mark.integration
 
@@ -118,3 +121,32 @@ def test_bad_input_is_one_line(loaded: Settings) -> None:
     ]:
         result = CliRunner().invoke(cli, ["rates", *settings_flags(loaded), *args])
         assert result.exit_code != 0 and message in result.output, (args, result.output)
+
+
+def test_an_unknown_namespace_says_so(local_stack: Settings) -> None:
+    settings = local_stack.replace(namespace="t-never-written", store="server")
+    result = CliRunner().invoke(cli, ["rates", *settings_flags(settings)])
+    assert result.exit_code != 0
+    assert "nothing stored for namespace 't-never-written' in the server store" in str(
+        result.exception
+    )
+
+
+def test_an_embedded_store_held_by_another_process_is_named(
+    tmp_path: Path, local_stack: Settings
+) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import chdb, sys, time; c = chdb.connect(sys.argv[1]); c.query('SELECT 1');"
+         " print('ready', flush=True); time.sleep(60)", f"file:{tmp_path}"],
+        stdout=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == b"ready"
+        settings = local_stack.replace(chdb_path=str(tmp_path), store="embedded")
+        run = subprocess.run([sys.executable, "-m", "pipeline", "rates", *settings_flags(settings)],
+                             cwd=REPO, capture_output=True, timeout=60)  # fmt: skip
+        assert run.returncode == 2
+        assert b"is in use by another process" in run.stderr.splitlines()[-1]
+    finally:
+        holder.kill()
+        holder.wait()

@@ -13,7 +13,7 @@ from pipeline.rates import INDICATORS, Counts, UnitTotals, roll_up, totals
 from pipeline.reference import Reference, load_reference
 from pipeline.settings import Settings
 from pipeline.windows import WINDOWS, parse_time, rfc3339, window_bounds
-from sinks.reader import hourly_rows, stream_time_ms, summed_rows
+from sinks.reader import hourly_rows, require_results, stream_time_ms, summed_rows
 from sinks.store import open_store
 
 
@@ -72,6 +72,7 @@ def rates(
         raise click.UsageError("--granularity hour needs --from and --to")
     store = open_store(settings)
     try:
+        require_results(store, settings.database, settings.namespace)
         if granularity == "hour":
             assert from_ms is not None and to_ms is not None  # checked above
             for unit, indicator, bucket_ms, numerator, denominator in hourly_rows(

@@ -26,7 +26,7 @@ from pipeline.scoring.pipeline_inputs import PIPELINE_TO_766
 from pipeline.scoring.score import GroupScore, NotAvailable
 from pipeline.settings import Settings
 from pipeline.windows import period_bounds, rfc3339
-from sinks.reader import summed_rows
+from sinks.reader import require_results, summed_rows
 from sinks.store import open_store
 
 NOT_AVAILABLE = "chưa có dữ liệu / not available"
@@ -107,6 +107,7 @@ def score(
     codes = _chosen_units(reference, unit_code, level, include_root=not show_stake)
     store = open_store(settings)
     try:
+        require_results(store, settings.database, settings.namespace)
         rows = summed_rows(store, settings.database, start_ms, end_ms)
     finally:
         store.close()
