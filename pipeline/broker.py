@@ -137,16 +137,6 @@ def headers(reason: str, kind: str, source: str) -> list[tuple[str, bytes]]:
     ]
 
 
-def send_all(producer: KafkaProducer, messages: Iterable[tuple[str, bytes | None, bytes]]) -> int:
-    """Send (topic, key, value) triples; flush; return how many were sent."""
-    count = 0
-    for topic, key, value in messages:
-        producer.send(topic, value=value, key=key)
-        count += 1
-    producer.flush()
-    return count
-
-
 class DeadLetterPublisher:
     """Sends bad messages, with their original bytes and reason headers, to ``{ns}.dead-letters``."""
 
