@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import threading
 from collections.abc import Sequence
@@ -26,6 +27,10 @@ def _connect(path: Path) -> Any:
             path.mkdir(parents=True, exist_ok=True)
             try:
                 _connections[path] = chdb.connect(f"file:{path}")
+                if len(_connections) == 1:
+                    # Shut the engine down while the interpreter is whole: left to __del__
+                    # during interpreter teardown, chdb can crash the process on exit.
+                    atexit.register(_close_all)
             except Exception as exc:  # chdb raises plain RuntimeError for a locked or bad path
                 if _locked_by_another_process(path):
                     raise SinkError(
@@ -36,6 +41,13 @@ def _connect(path: Path) -> Any:
                     f"embedded ClickHouse at {path}: {str(exc).splitlines()[0]}"
                 ) from exc
         return _connections[path]
+
+
+def _close_all() -> None:
+    with _lock:
+        for connection in _connections.values():
+            connection.close()
+        _connections.clear()
 
 
 def _locked_by_another_process(path: Path) -> bool:
