@@ -1,7 +1,9 @@
 """``chiso766 reconcile`` over every real portal response in shared/data/portal-766.
 
 The data folder is ``$CHISO766_SHARED_DIR/data/portal-766`` if the variable is set, else
-``<repo root>/../shared/data/portal-766``. A missing folder fails the run; it is never skipped.
+``<repo root>/../shared/data/portal-766`` when it exists, else the copy in
+``tests/fixtures/portal-766`` (kept identical to shared/ by a test). An empty folder fails the
+run; it is never skipped.
 """
 
 from __future__ import annotations
@@ -20,8 +22,12 @@ from pipeline.cli.reconcile import reconcile
 from pipeline.errors import PortalDataError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+FIXTURE_DIR = REPO_ROOT / "tests" / "fixtures" / "portal-766"
 SHARED_DIR = Path(os.environ.get("CHISO766_SHARED_DIR") or REPO_ROOT.parent / "shared")
-PORTAL_DIR = SHARED_DIR / "data" / "portal-766"
+SHARED_PORTAL_DIR = SHARED_DIR / "data" / "portal-766"
+# The team's shared/ copy when it is beside the repository (as in CI), else the in-repo copy,
+# so a clone on its own still tests against the real portal captures.
+PORTAL_DIR = SHARED_PORTAL_DIR if SHARED_PORTAL_DIR.is_dir() else FIXTURE_DIR
 PORTAL_FILES = sorted(PORTAL_DIR.glob("*/*.json"))
 MISSING = (
     f"portal data folder {PORTAL_DIR} has no */*.json files; set CHISO766_SHARED_DIR to the "
@@ -250,3 +256,18 @@ def test_the_installed_command_prints_one_line_and_exits_2(tmp_path: Path) -> No
     )
     assert completed.returncode == 2
     assert completed.stderr.strip() == f"chiso766: {missing}: no such file"
+
+
+def test_the_in_repo_copy_of_the_portal_data_is_identical_to_shared() -> None:
+    """tests/fixtures/portal-766 must not drift from the team's shared/ data when both are here."""
+    fixtures = {
+        p.relative_to(FIXTURE_DIR): p.read_bytes() for p in FIXTURE_DIR.rglob("*") if p.is_file()
+    }
+    assert len(fixtures) == 12, "11 portal responses and their README"
+    if SHARED_PORTAL_DIR.is_dir():
+        shared = {
+            p.relative_to(SHARED_PORTAL_DIR): p.read_bytes()
+            for p in SHARED_PORTAL_DIR.rglob("*")
+            if p.is_file()
+        }
+        assert fixtures == shared
