@@ -136,6 +136,24 @@ class Lifecycle:
         )
         n = 0
 
+        def emit(t: int, number: int, event_type: str, fields: str = "") -> None:
+            """Add event ``number`` of this dossier at epoch second ``t``, unless before from_s."""
+            if t >= from_s:
+                lt = t + 25_200
+                add(
+                    (
+                        t,
+                        f'{{"type":"{event_type}","event_id":"{dossier_id}/{number}{head}'
+                        f"{dates[lt // 86_400]}{times[lt % 86_400]}{common}{fields}}}",
+                        dossier_id,
+                        event_type,
+                    )
+                )
+
+        def synced_at(t_after: int) -> int:
+            t = t_after + 30 + int(rand() * 1200)
+            return self._after_sync_outage(dossier_id, unit_code, t) if watch else t
+
         t_recv = day_s + reception[int(rand() * TABLE_SIZE)]
         online = klass < 2 and rand() < rates[klass]  # ONLINE_FULL = 0, ONLINE_PARTIAL = 1
         if online and watch and incidents.active_until("online-filing-outage", unit_code, t_recv):
@@ -145,18 +163,12 @@ class Lifecycle:
         if fee and rand() < FEE_EXEMPT_SHARE:
             fee = 0
         applicant = "organization" if rand() < ORGANIZATION_SHARE else "citizen"
-        lt = t_recv + 25_200
-        if t_recv >= from_s:
-            add(
-                (
-                    t_recv,
-                    f'{{"type":"dossier.received","event_id":"{dossier_id}/0{head}{dates[lt // 86_400]}{times[lt % 86_400]}'
-                    f'{common},"channel":"{channel}","due_at":"{dates[due_lt // 86_400]}{times[due_lt % 86_400]}"'
-                    f',"fee_amount":{fee},"applicant_type":"{applicant}"}}',
-                    dossier_id,
-                    "dossier.received",
-                )
-            )
+        emit(
+            t_recv,
+            0,
+            "dossier.received",
+            f',"channel":"{channel}","due_at":"{dates[due_lt // 86_400]}{times[due_lt % 86_400]}","fee_amount":{fee},"applicant_type":"{applicant}"',
+        )
 
         # Digitisation at reception: papers scanned, components filled from data the state holds.
         p_digitize = rates[DIGITIZE_ONLINE if online else DIGITIZE_OFFLINE]
@@ -168,48 +180,26 @@ class Lifecycle:
             store = "true" if reused and rand() < 0.6 else "false"
             n += 1
             t = t_recv + 60 + int(rand() * 1500)
-            lt = t + 25_200
-            if t >= from_s:
-                add(
-                    (
-                        t,
-                        f'{{"type":"dossier.digitized","event_id":"{dossier_id}/{n}{head}{dates[lt // 86_400]}{times[lt % 86_400]}'
-                        f'{common},"components":{components},"reused_components":{reused},"from_data_store":{store}}}',
-                        dossier_id,
-                        "dossier.digitized",
-                    )
-                )
+            emit(
+                t,
+                n,
+                "dossier.digitized",
+                f',"components":{components},"reused_components":{reused},"from_data_store":{store}',
+            )
         elif rand() < EMPTY_DIGITIZATION_REPORT:
             n += 1
             t = t_recv + 60 + int(rand() * 1500)
-            lt = t + 25_200
-            if t >= from_s:
-                add(
-                    (
-                        t,
-                        f'{{"type":"dossier.digitized","event_id":"{dossier_id}/{n}{head}{dates[lt // 86_400]}{times[lt % 86_400]}'
-                        f'{common},"components":0,"reused_components":0,"from_data_store":false}}',
-                        dossier_id,
-                        "dossier.digitized",
-                    )
-                )
+            emit(
+                t,
+                n,
+                "dossier.digitized",
+                ',"components":0,"reused_components":0,"from_data_store":false',
+            )
 
         synced = rand() < rates[SYNC]
         if synced:
             n += 1
-            t = t_recv + 30 + int(rand() * 1200)
-            if watch:
-                t = self._after_sync_outage(dossier_id, unit_code, t)
-            lt = t + 25_200
-            if t >= from_s:
-                add(
-                    (
-                        t,
-                        f'{{"type":"dossier.synced","event_id":"{dossier_id}/{n}{head}{dates[lt // 86_400]}{times[lt % 86_400]}{common}}}',
-                        dossier_id,
-                        "dossier.synced",
-                    )
-                )
+            emit(synced_at(t_recv), n, "dossier.synced")
 
         if fee:
             n = self._payments(
@@ -238,17 +228,7 @@ class Lifecycle:
             pause_days = 2 + int(rand() * 9)
             n += 1
             reason = SUPPLEMENT_REASONS[int(rand() * len(SUPPLEMENT_REASONS))]
-            lt = t + 25_200
-            if t >= from_s:
-                add(
-                    (
-                        t,
-                        f'{{"type":"dossier.supplement_requested","event_id":"{dossier_id}/{n}{head}{dates[lt // 86_400]}{times[lt % 86_400]}'
-                        f'{common},"reason":"{reason}"}}',
-                        dossier_id,
-                        "dossier.supplement_requested",
-                    )
-                )
+            emit(t, n, "dossier.supplement_requested", f',"reason":"{reason}"')
 
         r = rand()
         if r < WITHDRAWN_SHARE:
@@ -267,32 +247,10 @@ class Lifecycle:
         if t_done <= t_recv + 600:
             t_done = t_recv + 600 + int(rand() * 3600)
         n += 1
-        lt = t_done + 25_200
-        if t_done >= from_s:
-            add(
-                (
-                    t_done,
-                    f'{{"type":"dossier.completed","event_id":"{dossier_id}/{n}{head}{dates[lt // 86_400]}{times[lt % 86_400]}'
-                    f'{common},"outcome":"{outcome}"}}',
-                    dossier_id,
-                    "dossier.completed",
-                )
-            )
+        emit(t_done, n, "dossier.completed", f',"outcome":"{outcome}"')
         if synced:
             n += 1
-            t = t_done + 30 + int(rand() * 1200)
-            if watch:
-                t = self._after_sync_outage(dossier_id, unit_code, t)
-            lt = t + 25_200
-            if t >= from_s:
-                add(
-                    (
-                        t,
-                        f'{{"type":"dossier.synced","event_id":"{dossier_id}/{n}{head}{dates[lt // 86_400]}{times[lt % 86_400]}{common}}}',
-                        dossier_id,
-                        "dossier.synced",
-                    )
-                )
+            emit(synced_at(t_done), n, "dossier.synced")
 
         t_last = t_done
         if outcome != "withdrawn":
@@ -315,34 +273,19 @@ class Lifecycle:
                     t = t_done + 300 + int(rand() * 3600)
             digitized = "true" if rand() < 0.5 or electronic else "false"  # always one draw
             n += 1
-            lt = t + 25_200
-            if t >= from_s:
-                add(
-                    (
-                        t,
-                        f'{{"type":"dossier.result_issued","event_id":"{dossier_id}/{n}{head}{dates[lt // 86_400]}{times[lt % 86_400]}'
-                        f'{common},"electronic":{"true" if electronic else "false"},"digitized":{digitized}}}',
-                        dossier_id,
-                        "dossier.result_issued",
-                    )
-                )
+            emit(
+                t,
+                n,
+                "dossier.result_issued",
+                f',"electronic":{"true" if electronic else "false"},"digitized":{digitized}',
+            )
             t_last = t
 
         if rand() < RATED_SHARE:
             t = t_last + 600 + int(rand() * 3 * DAY_S)
             happy = rand() < (0.75 if late or outcome == "rejected" else 0.97)
             n += 1
-            lt = t + 25_200
-            if t >= from_s:
-                add(
-                    (
-                        t,
-                        f'{{"type":"dossier.rated","event_id":"{dossier_id}/{n}{head}{dates[lt // 86_400]}{times[lt % 86_400]}'
-                        f'{common},"satisfied":{"true" if happy else "false"}}}',
-                        dossier_id,
-                        "dossier.rated",
-                    )
-                )
+            emit(t, n, "dossier.rated", f',"satisfied":{"true" if happy else "false"}')
 
         if rand() < FEEDBACK_SHARE:
             self._feedback(rng, events, n, dossier_id, common, t_recv, late, from_s)
