@@ -32,8 +32,9 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaProducer
+from kafka import KafkaProducer
 
+from pipeline import broker
 from pipeline.broker import ensure_topics, topic_for_type
 from pipeline.generator import generate_batches, profile_named, write_jsonl
 from pipeline.ingest import IngestSummary, route_lines
@@ -146,16 +147,6 @@ def ingest_baseline(path: Path, settings: Settings, limit: int) -> int:
     return sent
 
 
-def drop_topics(settings: Settings) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    try:
-        mine = [t for t in admin.list_topics() if t.startswith(settings.namespace + ".")]
-        if mine:
-            admin.delete_topics(mine)
-    finally:
-        admin.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -224,7 +215,7 @@ def main() -> None:
                 lambda: ingest_baseline(ours_file, settings, args.baseline_lines)
             )
         finally:
-            drop_topics(settings)
+            broker.delete_namespace_topics(settings)
         print(f"ingest into Kafka at {settings.bootstrap_servers}")
         row("ours: msgspec decode + validation, aiokafka batches", sent, ingest_s, _CPU_S[2])
         row("baseline: json.loads, kafka-python send per message", base_sent, base_s, _CPU_S[3])

@@ -72,6 +72,18 @@ def ensure_topics(
     return full
 
 
+def delete_namespace_topics(settings: Settings) -> list[str]:
+    """Delete every ``{namespace}.*`` topic (tests, benchmarks and replays clean up with this)."""
+    admin = admin_client(settings)
+    try:
+        mine = [t for t in admin.list_topics() if t.startswith(settings.namespace + ".")]
+        if mine:
+            admin.delete_topics(mine)
+        return mine
+    finally:
+        admin.close()
+
+
 def input_progress(settings: Settings) -> tuple[int, int]:
     """(messages in the input topics, messages the worker group has committed): equal when the
     workers have stored everything produced so far."""

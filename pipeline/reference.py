@@ -144,6 +144,11 @@ class Reference:
         """The unit's roll-up chain: its parent, grandparent, ... up to the root (excluding itself)."""
         return self._ancestors[code]
 
+    @property
+    def ancestry(self) -> Mapping[str, tuple[str, ...]]:
+        """unit code -> its roll-up chain (``ancestors``), for every unit."""
+        return self._ancestors
+
     def roll_up(self, code: str) -> tuple[str, ...]:
         """The unit itself followed by its ancestors: every unit whose indicators include it."""
         return (code, *self._ancestors[code])

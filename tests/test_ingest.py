@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.partitioner.default import murmur2
 
+from pipeline import broker
 from pipeline.cli.generate import generate as generate_command
 from pipeline.cli.ingest import ingest as ingest_command
 from pipeline.errors import StackError
@@ -54,13 +55,7 @@ def kafka() -> Iterator[Settings]:
             "`chiso766 stack up` or point CHISO766_KAFKA_PORT at a running broker"
         )
     yield settings
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    try:
-        mine = [t for t in admin.list_topics() if t.startswith(settings.namespace + ".")]
-        if mine:
-            admin.delete_topics(mine)
-    finally:
-        admin.close()
+    broker.delete_namespace_topics(settings)
 
 
 def flags(settings: Settings) -> list[str]:

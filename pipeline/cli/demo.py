@@ -148,7 +148,7 @@ class _LiveView:
         self.reference = reference
         self.settings = settings
         self.total = total
-        self.parents = {u.code: reference.ancestors(u.code) for u in reference.units}
+        self.parents = reference.ancestry
         self.leaves = [u.code for u in reference.units if not reference.children(u.code)]
         self.live = Live(self._render({}, 0, False), console=console, refresh_per_second=4)
         self.summary: list[str] = []

@@ -93,7 +93,7 @@ def rates(
         store.close()
     rolled = roll_up(
         totals(rows, start_ms, end_ms),
-        {u.code: reference.ancestors(u.code) for u in reference.units},
+        reference.ancestry,
     )
     if as_json:
         click.echo(json.dumps({"window": window, "as_of": rfc3339(as_of), "from": rfc3339(start_ms),

@@ -72,7 +72,7 @@ def score_period(
     leaf = totals(rows, start_ms, end_ms)
     seen = {indicator for per in leaf.values() for indicator in per}
     counted = tuple(dict.fromkeys([*COUNTED, *sorted(seen & set(PIPELINE_TO_766))]))
-    rolled = roll_up(leaf, {u.code: reference.ancestors(u.code) for u in reference.units})
+    rolled = roll_up(leaf, reference.ancestry)
     cards: dict[str, tuple[dict[str, Counts], Scorecard]] = {}
     for unit in reference.units:
         per = rolled.get(unit.code, {})
