@@ -102,6 +102,7 @@ def demo(settings: Settings, day: str, seed: int, rate: int) -> None:
     # The Faust worker ends by raising SystemExit; the demo goes on to print its summary.
     with view.live, contextlib.suppress(SystemExit):
         runner.execute_from_commandline()
+    worker.dead_letters.close()
     view.print_summary()
 
 
