@@ -38,6 +38,25 @@ DOSSIER_STATE_COLUMNS = (
     "synced",
     "e_result",
 )
+HOURLY_COUNT_COLUMNS = (
+    "unit_code",
+    "indicator",
+    "bucket_start",
+    "numerator",
+    "denominator",
+    "version",
+)
+UNIT_COLUMNS = ("code", "name", "level", "parent", "version")
+PROCEDURE_COLUMNS = (
+    "code",
+    "name",
+    "field",
+    "online_level",
+    "fee_bearing",
+    "result_is_document",
+    "full_process_eligible",
+    "version",
+)
 EVENT_COLUMNS = (
     "event_id",
     "type",
@@ -137,6 +156,45 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             )
             GROUP BY unit_code, indicator, bucket_start
             HAVING denominator > 0""",
+        ],
+    ),
+    (
+        2,
+        "hourly counts table (latest version per unit, indicator, hour); units and procedures",
+        [
+            # The fast source of every hourly number: absolute totals of a (unit, indicator,
+            # hour) bucket, rewritten with a higher version whenever the bucket may have changed.
+            # Read with FINAL (or argMax by version) and keep rows with denominator > 0: a bucket
+            # that lost all its dossiers (an earlier reception moved one away) is a zero row.
+            """CREATE TABLE IF NOT EXISTS {db}.hourly_counts (
+                unit_code String,
+                indicator String,
+                bucket_start DateTime('{tz}'),
+                numerator UInt64,
+                denominator UInt64,
+                version UInt64
+            ) ENGINE = ReplacingMergeTree(version)
+            PARTITION BY toYYYYMM(bucket_start)
+            ORDER BY (unit_code, indicator, bucket_start)""",
+            """CREATE TABLE IF NOT EXISTS {db}.units (
+                code String,
+                name String,
+                level String,
+                parent String,
+                version UInt64
+            ) ENGINE = ReplacingMergeTree(version)
+            ORDER BY code""",
+            """CREATE TABLE IF NOT EXISTS {db}.procedures (
+                code String,
+                name String,
+                field String,
+                online_level String,
+                fee_bearing UInt8,
+                result_is_document UInt8,
+                full_process_eligible UInt8,
+                version UInt64
+            ) ENGINE = ReplacingMergeTree(version)
+            ORDER BY code""",
         ],
     ),
 ]
