@@ -13,7 +13,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +25,13 @@ from kafka.partitioner.default import murmur2
 from pipeline import broker
 from pipeline.cli.generate import generate as generate_command
 from pipeline.cli.ingest import ingest as ingest_command
-from pipeline.errors import StackError
+from pipeline.errors import DecodeError, StackError
+from pipeline.events import decode_event, to_ms
 from pipeline.generator import BAD_KINDS, Noise, generate_batches, profile_named
 from pipeline.producing import produce_all
 from pipeline.reference import load_reference
 from pipeline.settings import Settings
+from pipeline.validation import accept_event
 
 pytestmark = pytest.mark.integration
 
@@ -140,6 +142,12 @@ def test_ingest_routes_good_lines_by_family_keyed_by_dossier_and_bad_ones_to_dea
     )
     arrived = Counter((topic, r.value) for topic, rs in by_topic.items() for r in rs)
     assert arrived == expected
+    # Good lines carry their own time as record timestamp (a 2024 export still counts when
+    # loaded later); dead letters carry the time they were sent.
+    for topic_records in by_topic.values():
+        for record in topic_records:
+            assert record.timestamp == to_ms(decode_event(record.value).occurred_at)
+    assert all(abs(r.timestamp - time.time() * 1000) < 600_000 for r in dead)
     partitions_of: dict[bytes, set[int]] = defaultdict(set)
     for topic_records in by_topic.values():
         for record in topic_records:
@@ -210,9 +218,42 @@ def test_generate_to_kafka_sends_exactly_what_it_writes_to_a_file(
     assert all(
         r.topic.endswith(FAMILY_TOPIC[json.loads(r.value)["type"].split(".")[0]]) for r in records
     )
+    # Each record is stamped with its simulated emission time: the event's own time, or up to
+    # two hours later for a re-sent one.
+    for record in records:
+        occurred_ms = to_ms(decode_event(record.value).occurred_at)
+        assert 0 <= record.timestamp - occurred_ms <= 7201 * 1000
+
+
+def test_a_line_dated_after_the_load_time_is_stamped_with_the_load_time(
+    kafka: Settings, tmp_path: Path
+) -> None:
+    template = json.loads(next(filter(_is_good, write_noisy_file(tmp_path / "day.jsonl")[0])))
+    now = "2024-06-04T12:00:00+0000"
+    soon, later = dict(template), dict(template)
+    soon.update(event_id="soon", occurred_at="2024-06-05T11:00:00+00:00")  # 23 h ahead: fine
+    later.update(event_id="later", occurred_at="2024-06-05T12:00:00.001+00:00")  # a day + 1 ms
+    export = tmp_path / "ahead.jsonl"
+    export.write_text(json.dumps(soon) + "\n" + json.dumps(later) + "\n")
+    result = CliRunner().invoke(
+        ingest_command, [str(export), "--now", now, "--json", *flags(kafka)]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["reasons"] == {"far_future": 1}
+    (good,) = [r for r in read_back(kafka, expected=2) if r.topic != kafka.topic("dead-letters")]
+    assert json.loads(good.value)["event_id"] == "soon"
+    assert good.timestamp == to_ms(datetime.fromisoformat("2024-06-04T12:00:00+00:00"))
+
+
+def _is_good(line: bytes) -> bool:
+    try:
+        accept_event(line, REFERENCE, None, 400)
+    except DecodeError:
+        return False
+    return True
 
 
 def test_unreachable_kafka_is_one_error_not_a_crash() -> None:
     nowhere = Settings(kafka_bootstrap="127.0.0.1:1")
     with pytest.raises(StackError, match="Kafka at 127.0.0.1:1 is not reachable"):
-        produce_all(nowhere, [[("t.dossier-events", b"key", b"{}", None)]])
+        produce_all(nowhere, [[("t.dossier-events", b"key", b"{}", None, None)]])

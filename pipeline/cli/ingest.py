@@ -33,7 +33,9 @@ from pipeline.settings import Settings
     "--now",
     type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"]),
     default=None,
-    help="The 'now' of the far-future check (default: the clock). Dates are UTC midnight.",
+    help="The load time (default: the clock; dates are UTC midnight). Each good line is sent "
+    "with its own occurred_at as record timestamp, or this time if it is later: a line more "
+    "than a day after it is far_future.",
 )
 @click.option(
     "--progress/--no-progress", default=None, help="Show a progress bar (default: on a terminal)."
@@ -55,7 +57,8 @@ def ingest(
     Each line must be one contract-v1 event (see pipeline/schema/events-v1.json) about a
     unit and a procedure of the reference data, not more than a day in the future, with
     possible values. A good line goes byte for byte to {namespace}.dossier-events,
-    .payment-events or .feedback-events, keyed by its dossier_id; a bad line goes to
+    .payment-events or .feedback-events, keyed by its dossier_id and stamped with its own
+    occurred_at (so the worker counts a year-old export too); a bad line goes to
     {namespace}.dead-letters with its reason, kind and FILE:LINE in the message headers.
     Empty lines are skipped and counted. Bad lines do not change the exit status; a file
     that cannot be read, or a Kafka that cannot be reached, exits with status 2.
