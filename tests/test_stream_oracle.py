@@ -63,7 +63,16 @@ def noisy_records() -> list[tuple[bytes | None, int | None]]:
         # two days before it happened it is far in the future.
         stamp = (loaded_ms, loaded_ms + 401 * DAY_MS, loaded_ms - 2 * DAY_MS)[number % 3]
         records.append((history, stamp))
-    records += [(None, None), (b'{"type": "dossier.synced", "note": "\xff"}', None)]
+    # The poison of issue #12: each used to make the worker exit at every start.
+    epoch = json.loads(received[0])
+    epoch.update(event_id="epoch", dossier_id="epoch", occurred_at="1969-12-31T20:00:00+07:00")
+    records += [
+        (None, None),
+        (received[1][:-1] + b', "note": "\xff\xc0\xaf"}', None),
+        (b"[" * 1000 + b"]" * 1000, None),
+        (received[2][:-1] + b', "note": ' + b"[" * 1000 + b"]" * 1000 + b"}", None),
+        (json.dumps(epoch).encode(), None),
+    ]
     random.Random(1).shuffle(records)
     return records
 
@@ -79,7 +88,7 @@ def _oracle(records: list[tuple[bytes | None, int | None]]) -> OracleResult:
 
 def _expected(records: list[tuple[bytes | None, int | None]]) -> list[dict[str, object]]:
     result = _oracle(records)
-    assert {"too_late", "far_future", "tombstone", "not_json"} <= set(result.rejected)
+    assert {"too_late", "far_future", "tombstone", "not_json", "too_deep"} <= set(result.rejected)
     return result.rows()
 
 
