@@ -16,16 +16,18 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from pipeline.broker import DEAD_LETTERS, headers, topic_for_type
+from pipeline.broker import DEAD_LETTERS, TRUNCATED_SIZES, headers, topic_for_type, truncated
 from pipeline.errors import DecodeError
 from pipeline.events import EVENT_TYPES, decode_event
-from pipeline.producing import Message
+from pipeline.producing import MAX_MESSAGE_BYTES, Message
 from pipeline.reference import Reference
 from pipeline.settings import Settings
 from pipeline.validation import problem_of, record_ms_for
 
 CHUNK_LINES = 20_000
 MAX_EXAMPLES = 10
+TOO_LARGE = "too_large"
+"""Kind of a line larger than a Kafka message may be: dead-lettered truncated, and reported."""
 
 
 @dataclass
@@ -40,6 +42,8 @@ class IngestSummary:
     topics: Counter[str] = field(default_factory=Counter)
     examples: list[dict[str, object]] = field(default_factory=list)
     """The first few bad lines: where, kind, reason."""
+    truncated_lines: list[int] = field(default_factory=list)
+    """Line numbers of lines too large to send whole (each sent truncated as a dead letter)."""
     elapsed_s: float = 0.0
 
     @property
@@ -54,6 +58,7 @@ class IngestSummary:
             "reasons": dict(sorted(self.reasons.items())),
             "topics": dict(sorted(self.topics.items())),
             "examples": self.examples,
+            "truncated_lines": self.truncated_lines,
             "elapsed_s": round(self.elapsed_s, 3),
             "lines_per_s": round(self.lines / self.elapsed_s) if self.elapsed_s > 0 else None,
         }
@@ -82,6 +87,12 @@ def route_lines(
             summary.blank += 1
             continue
         try:
+            if len(value) > MAX_MESSAGE_BYTES:
+                raise DecodeError(
+                    f"a line of {len(value):,} bytes is larger than a message may be "
+                    f"({MAX_MESSAGE_BYTES:,}); sent truncated",
+                    kind=TOO_LARGE,
+                )
             event = decode_event(value)
             record_ms = record_ms_for(event.ts_ms, now_ms)
             found = problem_of(event, reference, record_ms, settings.late_horizon_days)
@@ -96,7 +107,13 @@ def route_lines(
                     {"source": where, "kind": problem.kind, "reason": str(problem)}
                 )
             letter = headers(str(problem), problem.kind, where)
-            chunk.append((dead_letters, None, value, letter, None))
+            if problem.kind == TOO_LARGE:
+                summary.truncated_lines.append(number)
+                chunk.append(
+                    (dead_letters, None, *truncated(value, letter, TRUNCATED_SIZES[0]), None)
+                )
+            else:
+                chunk.append((dead_letters, None, value, letter, None))
         else:
             topic = input_topics[event.type]
             summary.good += 1

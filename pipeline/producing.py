@@ -36,6 +36,8 @@ against the record timestamp, and Kafka 4 refuses record timestamps more than an
 
 MAX_BATCH_BYTES = 512 * 1024
 """Below the broker's default message.max.bytes (1 MiB), which caps one record batch."""
+MAX_MESSAGE_BYTES = MAX_BATCH_BYTES - 16 * 1024
+"""The largest value ``BulkProducer`` sends whole (room left for key, headers and framing)."""
 _KEY_CACHE_LIMIT = 200_000
 
 

@@ -7,6 +7,7 @@ Every test uses its own namespace and deletes its topics afterwards.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import time
@@ -257,3 +258,37 @@ def test_unreachable_kafka_is_one_error_not_a_crash() -> None:
     nowhere = Settings(kafka_bootstrap="127.0.0.1:1")
     with pytest.raises(StackError, match="Kafka at 127.0.0.1:1 is not reachable"):
         produce_all(nowhere, [[("t.dossier-events", b"key", b"{}", None, None)]])
+
+
+def test_a_5_mb_line_and_bad_utf8_are_reported_and_dead_lettered_and_ingest_goes_on(
+    kafka: Settings, tmp_path: Path
+) -> None:
+    lines, _ = write_noisy_file(tmp_path / "day.jsonl")
+    good = [line for line in lines if _is_good(line)][:3]
+    huge = good[0][:-1] + b', "note": "' + b"x" * (5 * 1024 * 1024) + b'"}'
+    bad_utf8 = good[1][:-1] + b', "note": "\xff\xc0\xaf"}'
+    export = tmp_path / "poison.jsonl"
+    export.write_bytes(b"\n".join([good[0], huge, bad_utf8, good[2]]) + b"\n")
+
+    result = CliRunner().invoke(ingest_command, [str(export), "--json", *flags(kafka)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["good"], summary["bad"]) == (2, 2)
+    assert summary["reasons"] == {"too_large": 1, "not_json": 1}
+    assert summary["truncated_lines"] == [2]
+    text = CliRunner().invoke(ingest_command, [str(export), "--dry-run", *flags(kafka)])
+    assert "line 2" in text.stdout and "too large" in text.stdout
+
+    records = read_back(kafka, expected=4)
+    assert len(records) == 4
+    dead = {
+        dict(r.headers)["chiso766.source"]: r for r in records if r.topic.endswith("dead-letters")
+    }
+    cut = dead[b"poison.jsonl:2"]
+    headers = dict(cut.headers)
+    assert huge.startswith(cut.value) and len(cut.value) < len(huge)
+    assert headers["chiso766.truncated"] == str(len(huge)).encode()
+    assert headers["chiso766.sha256"] == hashlib.sha256(huge).hexdigest().encode()
+    assert dead[b"poison.jsonl:3"].value == bad_utf8
+    sent = sorted(r.value for r in records if not r.topic.endswith("dead-letters"))
+    assert sent == sorted([good[0], good[2]])

@@ -63,8 +63,12 @@ def ingest(
     Empty lines are skipped and counted. Bad lines do not change the exit status; a file
     that cannot be read, or a Kafka that cannot be reached, exits with status 2.
 
+    A line too large for a Kafka message (over 496 KiB) is not sent: its first 64 KiB go to the
+    dead-letter topic with its size and sha256 in the headers, and its line number is printed.
+
     --json prints {"good", "bad", "blank", "reasons": {kind: count}, "topics": {topic:
-    count}, "examples": [first bad lines], "elapsed_s", "lines_per_s"}.
+    count}, "examples": [first bad lines], "truncated_lines": [line numbers], "elapsed_s",
+    "lines_per_s"}.
 
     \b
     Examples:
@@ -163,3 +167,9 @@ def _report(
     )
     for example in summary.examples[:3]:
         click.echo(f"  {example['source']}: {example['kind']}: {example['reason']}")
+    if summary.truncated_lines:
+        numbers = ", ".join(str(n) for n in summary.truncated_lines)
+        click.echo(
+            f"  too large to send whole (dead-lettered truncated, with size and sha256): "
+            f"line {numbers}"
+        )
