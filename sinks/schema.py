@@ -66,7 +66,18 @@ EVENT_COLUMNS = (
     "procedure_code",
     "payload",
 )
-DEAD_LETTER_COLUMNS = ("source", "kind", "reason", "raw", "recorded_ms")
+DEAD_LETTER_COLUMNS = (
+    "source",
+    "kind",
+    "reason",
+    "raw",
+    "raw_sha256",
+    "raw_base64",
+    "recorded_ms",
+)
+"""``raw`` is the message as UTF-8 text (invalid bytes replaced); ``raw_base64`` holds the exact
+original bytes when they are not UTF-8 (else ''); ``raw_sha256`` is the hex SHA-256 of the
+original bytes."""
 
 # Each step is (version, description, statements). Statements use {db} for the namespace's database.
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
@@ -195,6 +206,33 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 version UInt64
             ) ENGINE = ReplacingMergeTree(version)
             ORDER BY code""",
+        ],
+    ),
+    (
+        3,
+        "dead letters keyed by source, hash of the raw bytes and recorded time",
+        [
+            # Keyed by source alone, letters of a recreated topic (offsets from 0 again) replaced
+            # older letters at the same offset. Now two rows merge only when source, bytes and
+            # recording time are all the same. A row is one recording of a letter; a message
+            # is (source, raw_sha256): count those (sinks/reader.dead_letter_counts). The copy
+            # of older rows hashes their stored text (its invalid bytes were replaced).
+            """CREATE TABLE IF NOT EXISTS {db}.dead_letters_keyed (
+                source String,
+                kind String,
+                reason String,
+                raw String,
+                raw_sha256 String,
+                raw_base64 String,
+                recorded_ms UInt64
+            ) ENGINE = ReplacingMergeTree()
+            ORDER BY (source, raw_sha256, recorded_ms)""",
+            """INSERT INTO {db}.dead_letters_keyed
+                (source, kind, reason, raw, raw_sha256, raw_base64, recorded_ms)
+            SELECT source, kind, reason, raw, lower(hex(SHA256(raw))), '', recorded_ms
+            FROM {db}.dead_letters""",
+            "DROP TABLE {db}.dead_letters",
+            "RENAME TABLE {db}.dead_letters_keyed TO {db}.dead_letters",
         ],
     ),
 ]

@@ -3,6 +3,8 @@ and isolate the rows the store refuses so that only their messages become dead l
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -75,10 +77,7 @@ class ResultWriter:
                         len(refused), refused[0].reason)  # fmt: skip
             result.accepted -= len(refused)
             result.dead_letters.extend(refused)
-        dead = [
-            (d.source, d.kind, d.reason, d.raw.decode("utf-8", "replace"), recorded_ms)
-            for d in result.dead_letters
-        ]
+        dead = [dead_letter_row(d, recorded_ms) for d in result.dead_letters]
         self._insert("dead_letters", DEAD_LETTER_COLUMNS, dead)
 
     def _insert_isolating(
@@ -110,6 +109,17 @@ class ResultWriter:
                 log.warning("insert into %s failed (attempt %d): %s; retrying in %.1f s",
                             table, attempt, error, delay)  # fmt: skip
                 self._sleep(delay)
+
+
+def dead_letter_row(letter: DeadLetter, recorded_ms: int) -> Row:
+    """A ``dead_letters`` row (``DEAD_LETTER_COLUMNS``): the text for reading, the exact bytes
+    in base64 when they are not UTF-8, and their SHA-256 as part of the key."""
+    try:
+        text, exact = letter.raw.decode(), ""
+    except UnicodeDecodeError:
+        text, exact = letter.raw.decode("utf-8", "replace"), base64.b64encode(letter.raw).decode()
+    digest = hashlib.sha256(letter.raw).hexdigest()
+    return (letter.source, letter.kind, letter.reason, text, digest, exact, recorded_ms)
 
 
 def _rejected(row: Row, source: str, reason: str) -> DeadLetter:
