@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -47,7 +48,11 @@ def test_recreated_topics_never_merge_letters_and_each_message_counts_once(
     assert dead_letter_counts(store, db) == {"not_json": 3}
 
 
-def test_migration_3_keeps_the_letters_stored_before_it(store_settings: Settings) -> None:
+@pytest.mark.parametrize("workers", [1, 3])
+def test_migration_3_keeps_the_letters_stored_before_it(
+    store_settings: Settings, workers: int
+) -> None:
+    """Also when several workers start at once and migrate the same database together."""
     store = open_store(store_settings)
     db = store_settings.database
     store.execute(f"CREATE DATABASE IF NOT EXISTS {db}")
@@ -61,7 +66,13 @@ def test_migration_3_keeps_the_letters_stored_before_it(store_settings: Settings
                          [(version, description, 0)])  # fmt: skip
         store.insert(f"{db}.dead_letters", ("source", "kind", "reason", "raw", "recorded_ms"),
                      [("t[0]@5", "unknown_unit", "why", "{old}", 7)])  # fmt: skip
-        assert schema.migrate(store, db) == [3]
+        stores = [store] + [open_store(store_settings) for _ in range(workers - 1)]
+        with ThreadPoolExecutor(workers) as pool:
+            applied = list(pool.map(lambda s: schema.migrate(s, db), stores))
+        for other in stores[1:]:
+            other.close()
+        assert [3] in applied
+        store.execute(f"OPTIMIZE TABLE {db}.dead_letters FINAL")
         assert store.query(
             f"SELECT source, kind, reason, raw, raw_sha256, raw_base64, recorded_ms "
             f"FROM {db}.dead_letters"
