@@ -26,6 +26,8 @@ class Incoming:
     raw: bytes
     source: str
     """Where the bytes came from, for messages: ``topic[partition]@offset``."""
+    timestamp_ms: int = -1
+    """The Kafka record timestamp (epoch ms), -1 when there is none."""
 
 
 @dataclass(frozen=True, slots=True)
