@@ -1,23 +1,30 @@
-"""Whole-path benchmark: Kafka -> Faust worker -> ClickHouse, beside a naive per-event baseline.
+"""Whole-path benchmark: Kafka -> worker -> ClickHouse, beside the contenders doing the same job.
 
 Prints, from one run on this machine:
-  * sustained events/s of the real worker over a backlog of generated province days;
-  * the same for a naive Faust agent that decodes one event at a time and writes each update
-    to the store at once (the design the batch agent replaces);
-  * p50/p99 latency from produce (Kafka timestamp) to queryable (rows stored) at a fixed rate;
-  * the worker's peak RSS; with --year, over a simulated province-year (~1M dossiers).
+  * contenders over the same pre-loaded topics, each with a fresh consumer group, several rounds
+    with their order rotated, min and median events/s and CPU-µs per event (process CPU time,
+    all threads, from the first message to the last):
+      - bare aiokafka consumer + contract decode: the ceiling of this path;
+      - Quix Streams doing the same stateful job (per-dossier state in RocksDB, hourly counts
+        in memory; benchmark-only extra: ``pip install -e .[bench]``);
+      - the chiso766 worker, storing and committing as in production;
+      - a naive Faust agent, one event at a time, one insert per update;
+  * p50/p99 latency from produce (Kafka timestamp) to rows stored at a fixed rate;
+  * with --year, a simulated province-year (~1M dossiers): rate, CPU and the worker's peak RSS.
 
-Each worker runs in its own child process so that its memory is its own.
+Each contender runs in its own child process so that its memory and CPU time are its own.
 
-    .venv/bin/python benchmarks/bench_stream.py                 # ~3 minutes
+    .venv/bin/python benchmarks/bench_stream.py                 # ~5 minutes
     .venv/bin/python benchmarks/bench_stream.py --store server  # ClickHouse server instead of chdb
-    .venv/bin/python benchmarks/bench_stream.py --year          # + the province-year memory run
+    .venv/bin/python benchmarks/bench_stream.py --year          # + the province-year run
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,7 +40,7 @@ from pipeline.settings import Settings
 REPO = Path(__file__).resolve().parents[1]
 
 
-# --- child processes ------------------------------------------------------------------------
+# --- child processes: each contender reads the same pre-loaded topics with a fresh group ----
 def _peak_rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -41,87 +48,173 @@ def _peak_rss_mb() -> float:
     return float("nan")
 
 
-def run_worker(settings: Settings, expected: int, keep_latencies: bool, results: Any) -> None:
-    """Run the real worker until it has processed ``expected`` messages; report figures."""
+class Meter:
+    """Events/s and CPU-µs per event of this process, from its first message to its last."""
+
+    def __init__(self) -> None:
+        self.messages = 0
+        self._wall0 = self._cpu0 = 0.0
+
+    def add(self, count: int) -> None:
+        if not self.messages:
+            self._wall0, self._cpu0 = time.monotonic(), time.process_time()
+        self.messages += count
+
+    def figures(self, **extra: Any) -> dict[str, Any]:
+        wall_s = max(time.monotonic() - self._wall0, 1e-9)
+        cpu_s = time.process_time() - self._cpu0
+        return {"messages": self.messages, "events_per_s": self.messages / wall_s,
+                "cpu_us_per_event": cpu_s * 1e6 / max(self.messages, 1),
+                "peak_rss_mb": _peak_rss_mb(), **extra}  # fmt: skip
+
+
+def run_worker(
+    settings: Settings, group: str | None, expected: int, keep_latencies: bool, results: Any
+) -> None:
+    """The real worker (storing, then committing, as in production) until ``expected`` messages."""
     import faust
 
     from streams.entry import assemble
 
-    worker = assemble(settings)
+    worker = assemble(settings, group=group)
     worker.counters.keep_latencies = keep_latencies
     runner = faust.Worker(worker.app, loglevel="error", quiet=True, redirect_stdouts=False)
-    first_seen: list[float] = []
+    meter = Meter()
 
     @worker.app.timer(0.05)
     async def watch() -> None:
         counters = worker.counters
-        if counters.messages and not first_seen:
-            first_seen.append(time.monotonic() - 0.05)
+        if counters.messages > meter.messages:
+            meter.add(counters.messages - meter.messages)
         if counters.messages >= expected:
-            elapsed = time.monotonic() - first_seen[0]
             latencies = sorted(counters.latencies_s)
-            results.put(
-                {
-                    "messages": counters.messages,
-                    "events_per_s": counters.messages / elapsed,
-                    "p50_s": latencies[len(latencies) // 2] if latencies else None,
-                    "p99_s": latencies[int(len(latencies) * 0.99)] if latencies else None,
-                    "peak_rss_mb": _peak_rss_mb(),
-                    "batches": counters.batches,
-                }
-            )
+            results.put(meter.figures(
+                batches=counters.batches,
+                p50_s=latencies[len(latencies) // 2] if latencies else None,
+                p99_s=latencies[int(len(latencies) * 0.99)] if latencies else None))  # fmt: skip
             await runner.stop()
 
     runner.execute_from_commandline()
 
 
-def run_naive(settings: Settings, expected: int, results: Any) -> None:
-    """The baseline: one event at a time, each update written to the store immediately."""
+def run_bare(settings: Settings, group: str, expected: int, results: Any) -> None:
+    """The ceiling of this path: a bare aiokafka consumer and the contract decode, nothing else."""
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer
+
+    from pipeline.errors import DecodeError
+    from pipeline.events import decode_event
+
+    async def consume() -> None:
+        consumer = AIOKafkaConsumer(
+            *(settings.topic(name) for name in broker.INPUT_TOPICS),
+            bootstrap_servers=settings.bootstrap_servers, group_id=group,
+            auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024,
+        )  # fmt: skip
+        await consumer.start()
+        meter = Meter()
+        try:
+            while meter.messages < expected:
+                fetched = await consumer.getmany(timeout_ms=500, max_records=20_000)
+                for records in fetched.values():
+                    meter.add(len(records))
+                    for record in records:
+                        with contextlib.suppress(DecodeError):
+                            decode_event(record.value)
+        finally:
+            await consumer.stop()
+        results.put(meter.figures())
+
+    asyncio.run(consume())
+
+
+def run_quix(settings: Settings, group: str, expected: int, results: Any) -> None:
+    """Quix Streams doing the same stateful job its idiomatic way: per-dossier state in its
+    RocksDB store (keyed by dossier, one store per input topic), hourly counts in memory."""
+    from quixstreams import Application, State
+
+    from pipeline.dossier import DossierState, apply
+    from pipeline.errors import DecodeError
+    from pipeline.reference import load_reference
+    from pipeline.validation import accept_event
+
+    reference = load_reference(settings)
+    is_document = reference.result_is_document.__getitem__
+    hourly: dict[tuple[str, int], int] = {}
+    meter = Meter()
+    with tempfile.TemporaryDirectory() as state_dir:
+        app = Application(
+            broker_address=settings.bootstrap_servers, consumer_group=group,
+            auto_offset_reset="earliest", state_dir=state_dir, loglevel="ERROR",
+            consumer_poll_timeout=0.05, use_changelog_topics=False,
+        )  # fmt: skip
+
+        def fold(raw: bytes, state: State) -> None:
+            meter.add(1)
+            try:
+                event = accept_event(raw, reference, None, settings.late_horizon_days)
+            except DecodeError:
+                return
+            dossier = DossierState(event.dossier_id)
+            stored = state.get("dossier")
+            if stored is not None:
+                dossier = DossierState(*stored)
+            if apply(dossier, event, is_document):
+                state.set("dossier", list(dossier.to_row()))
+                key = (dossier.unit_code, dossier.received_ms // 3_600_000)
+                hourly[key] = hourly.get(key, 0) + 1
+            if meter.messages >= expected:
+                results.put(meter.figures())
+                app.stop()
+
+        for name in broker.INPUT_TOPICS:
+            topic = app.topic(settings.topic(name), value_deserializer="bytes",
+                              key_deserializer="bytes")  # fmt: skip
+            app.dataframe(topic).update(fold, stateful=True)
+        app.run()
+
+
+def run_naive(settings: Settings, group: str, expected: int, results: Any) -> None:
+    """The design the batch worker replaced: a Faust agent that decodes one event at a time
+    (``async for`` over the stream) and writes each changed dossier to the store at once."""
     import faust
 
     from pipeline.dossier import DossierState, apply
     from pipeline.errors import DecodeError
-    from pipeline.events import decode_event
     from pipeline.reference import load_reference
-    from pipeline.validation import validate_event
+    from pipeline.validation import accept_event
     from sinks import schema
     from sinks.store import open_store
-    from streams.app import create_app, input_topic
+    from streams.app import input_topic
 
     reference = load_reference(settings)
     store = open_store(settings)
     schema.migrate(store, settings.database)
-    app = create_app(settings)
+    app = faust.App(group, broker=f"kafka://{settings.bootstrap_servers}", store="memory://",
+                    autodiscover=False, web_enabled=False, consumer_auto_offset_reset="earliest")  # fmt: skip
     states: dict[str, DossierState] = {}
-    seen = [0, 0.0]
+    meter = Meter()
 
     @app.agent(input_topic(app, settings), name="naive")
     async def naive(stream: faust.StreamT) -> None:
         async for raw in stream:
-            if not seen[0]:
-                seen[1] = time.monotonic()
-            seen[0] += 1
+            meter.add(1)
             try:
-                event = validate_event(
-                    decode_event(raw), reference, None, settings.late_horizon_days
-                )
+                event = accept_event(raw, reference, None, settings.late_horizon_days)
             except DecodeError:
                 continue
             state = states.setdefault(event.dossier_id, DossierState(event.dossier_id))
             if apply(state, event, reference.result_is_document.__getitem__):
-                store.insert(
-                    f"{settings.database}.dossier_state",
-                    schema.DOSSIER_STATE_COLUMNS,
-                    [state.to_row()],
-                )
+                store.insert(f"{settings.database}.dossier_state", schema.DOSSIER_STATE_COLUMNS,
+                             [state.to_row()])  # fmt: skip
 
     runner = faust.Worker(app, loglevel="error", quiet=True, redirect_stdouts=False)
 
     @app.timer(0.05)
     async def watch() -> None:
-        if seen[0] >= expected:
-            results.put({"messages": seen[0], "events_per_s": seen[0] / (time.monotonic() - seen[1]),
-                         "peak_rss_mb": _peak_rss_mb()})  # fmt: skip
+        if meter.messages >= expected:
+            results.put(meter.figures())
             await runner.stop()
 
     runner.execute_from_commandline()
@@ -188,17 +281,70 @@ def fresh(base: Settings, label: str, chdb_root: Path) -> Settings:
     )
 
 
+def new_group(label: str) -> str:
+    return f"bench-{label}-{uuid.uuid4().hex[:8]}"
+
+
+def contender_rounds(
+    base: Settings, chdb_root: Path, days: int, rounds: int, naive_events: int
+) -> dict[str, list[dict[str, Any]]]:
+    """Pre-load the topics once; each round runs every contender with a fresh consumer group,
+    rotating their order so that no contender always runs first (or last) on a warm machine."""
+    loaded = fresh(base, "contenders", chdb_root)
+    total = generate_to_kafka(loaded, "province", "2024-06-03", days)
+    print(f"pre-loaded     : {total:,} messages ({days} province days) in {loaded.namespace}")
+    contenders: dict[str, Any] = {
+        "bare aiokafka + decode": lambda: in_child(run_bare, loaded, new_group("bare"), total),
+        "quix streams": lambda: in_child(run_quix, loaded, new_group("quix"), total),
+        "chiso766 worker": lambda: in_child(
+            run_worker,
+            loaded.replace(chdb_path=str(chdb_root / uuid.uuid4().hex)),
+            new_group("worker"),
+            total,
+            False,
+        ),  # fmt: skip
+        "naive faust agent": lambda: in_child(
+            run_naive,
+            loaded.replace(chdb_path=str(chdb_root / uuid.uuid4().hex)),
+            new_group("naive"),
+            min(naive_events, total),
+        ),  # fmt: skip
+    }
+    names = list(contenders)
+    figures: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    for round_no in range(rounds):
+        order = names[round_no % len(names) :] + names[: round_no % len(names)]
+        for name in order:
+            figures[name].append(contenders[name]())
+            last = figures[name][-1]
+            print(f"  round {round_no + 1} {name:<24}: {last['events_per_s']:>9,.0f} events/s, "
+                  f"{last['cpu_us_per_event']:>5.0f} CPU-µs/event")  # fmt: skip
+    return figures
+
+
+def print_table(figures: dict[str, list[dict[str, Any]]]) -> None:
+    worker = statistics.median(r["events_per_s"] for r in figures["chiso766 worker"])
+    print(f"\n{'contender':<24} {'events/s min':>13} {'median':>9} {'CPU-µs/event':>13} "
+          f"{'worker / it':>11}")  # fmt: skip
+    for name, runs in figures.items():
+        rates = [r["events_per_s"] for r in runs]
+        cpu = statistics.median(r["cpu_us_per_event"] for r in runs)
+        median = statistics.median(rates)
+        print(f"{name:<24} {min(rates):>13,.0f} {median:>9,.0f} {cpu:>13.0f} "
+              f"{worker / median:>10.2f}x")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--store", choices=["embedded", "server"], default="embedded")
-    parser.add_argument(
-        "--days", type=int, default=5, help="province days in the throughput backlog"
-    )
+    parser.add_argument("--days", type=int, default=5, help="province days pre-loaded")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--naive-events", type=int, default=4000)
     parser.add_argument("--latency-rate", type=int, default=2000)
     parser.add_argument("--latency-seconds", type=int, default=20)
+    parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument(
         "--year", action="store_true", help="also stream a province-year for peak RSS"
     )
@@ -212,43 +358,32 @@ def main() -> None:
     if args.store == "server":
         LocalClickHouse(base).up()
     chdb_root = Path(tempfile.mkdtemp(prefix="chiso766-bench-"))
-    print(
-        f"store: {args.store}; machine: {multiprocessing.cpu_count()} cores, broker and ClickHouse on it"
-    )
+    print(f"store: {args.store}; machine: {multiprocessing.cpu_count()} cores, "
+          f"broker and ClickHouse on it")  # fmt: skip
 
-    settings = fresh(base, "batch", chdb_root)
-    total = generate_to_kafka(settings, "province", "2024-06-03", args.days)
-    batch = in_child(run_worker, settings, total, False)
-    print(f"batch worker   : {batch['events_per_s']:>9,.0f} events/s over {total:,} messages "
-          f"({batch['batches']} batches), peak RSS {batch['peak_rss_mb']:.0f} MiB")  # fmt: skip
+    print_table(contender_rounds(base, chdb_root, args.days, args.rounds, args.naive_events))
 
-    settings = fresh(base, "naive", chdb_root)
-    generate_to_kafka(settings, "province", "2024-06-03", 1)
-    naive = in_child(run_naive, settings, args.naive_events)
-    print(f"naive baseline : {naive['events_per_s']:>9,.0f} events/s over {naive['messages']:,} messages "
-          f"(per-event agent, one insert per update)")  # fmt: skip
-    print(f"speed-up       : {batch['events_per_s'] / naive['events_per_s']:>9.1f} x")
-
-    settings = fresh(base, "latency", chdb_root)
-    messages = paced_lines(settings, args.latency_rate * args.latency_seconds)
-    broker.ensure_topics(settings)
-    results: dict[str, Any] = {}
-    runner = threading.Thread(
-        target=lambda: results.update(in_child(run_worker, settings, len(messages), True))
-    )
-    runner.start()
-    time.sleep(8)  # let the worker join its group before the clock starts
-    produce_paced(settings, messages, args.latency_rate)
-    runner.join()
-    print(f"latency        : p50 {results['p50_s']:.2f} s, p99 {results['p99_s']:.2f} s at "
-          f"{args.latency_rate:,} events/s for {args.latency_seconds} s (produce -> rows stored)")  # fmt: skip
+    if not args.skip_latency:
+        settings = fresh(base, "latency", chdb_root)
+        messages = paced_lines(settings, args.latency_rate * args.latency_seconds)
+        broker.ensure_topics(settings)
+        results: dict[str, Any] = {}
+        runner = threading.Thread(
+            target=lambda: results.update(in_child(run_worker, settings, None, len(messages), True))
+        )
+        runner.start()
+        time.sleep(8)  # let the worker join its group before the clock starts
+        produce_paced(settings, messages, args.latency_rate)
+        runner.join()
+        print(f"\nlatency        : p50 {results['p50_s']:.2f} s, p99 {results['p99_s']:.2f} s at "
+              f"{args.latency_rate:,} events/s for {args.latency_seconds} s (produce -> rows stored)")  # fmt: skip
 
     if args.year:
         settings = fresh(base, "year", chdb_root)
         total = generate_to_kafka(settings, "province", "2024-01-01", 366)
-        year = in_child(run_worker, settings, total, False, timeout_s=4 * 3600)
+        year = in_child(run_worker, settings, None, total, False, timeout_s=4 * 3600)
         print(f"province-year  : {total:,} messages at {year['events_per_s']:,.0f} events/s, "
-              f"peak RSS {year['peak_rss_mb']:.0f} MiB")  # fmt: skip
+              f"{year['cpu_us_per_event']:.0f} CPU-µs/event, peak RSS {year['peak_rss_mb']:.0f} MiB")  # fmt: skip
 
 
 if __name__ == "__main__":

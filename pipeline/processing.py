@@ -47,14 +47,6 @@ class Incoming:
     """The Kafka record timestamp in epoch ms; None when the record has none."""
 
 
-def record_ms_from_s(timestamp_s: float | None) -> int | None:
-    """A record timestamp in epoch seconds as clients report it (Faust: float seconds, -0.001
-    for "none") to epoch ms, or None when the record has none."""
-    if timestamp_s is None or timestamp_s < 0:
-        return None
-    return round(timestamp_s * 1000)
-
-
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     raw: bytes

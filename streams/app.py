@@ -6,14 +6,16 @@ import faust
 
 from pipeline import broker
 from pipeline.settings import Settings
+from streams.agents import MAX_BATCH
 from streams.consumer import WorkerApp
 
 
-def create_app(settings: Settings) -> faust.App:
-    """One app per namespace: its consumer group is ``{namespace}.worker``."""
+def create_app(settings: Settings, group: str | None = None) -> WorkerApp:
+    """One app per namespace: its consumer group is ``{namespace}.worker`` unless ``group`` is
+    given (benchmarks read the same topics with a fresh group each round)."""
     hosts = ";".join(settings.bootstrap_servers.split(","))
     return WorkerApp(
-        settings.group("worker"),
+        group or settings.group("worker"),
         broker=f"kafka://{hosts}",
         store="memory://",
         autodiscover=False,
@@ -26,7 +28,7 @@ def create_app(settings: Settings) -> faust.App:
         broker_commit_every=50_000,
         broker_commit_interval=1.0,
         stream_buffer_maxsize=65_536,
-        broker_max_poll_records=20_000,
+        broker_max_poll_records=MAX_BATCH,
         consumer_max_fetch_size=4 * 1024 * 1024,
         stream_wait_empty=False,
         table_standby_replicas=0,

@@ -1,47 +1,73 @@
-"""A Faust app whose consumer hands fetched messages to the streams one fetch at a time.
+"""A Faust app whose consumer hands each whole fetch to the worker's batch handler.
 
-Faust's consumer loop (``faust.transport.consumer.Consumer._drain_messages``) races every single
-message against the "suspend flow" event with ``wait_first``, which creates two tasks per
-message; on this machine that alone costs about as much as everything else in the worker
-(benchmarks/bench_stream.py). This subclass keeps the same rules — offsets only move forward,
-gaps are recorded for acking, commits every ``broker_commit_every`` acks, and delivery stops at
-once when a rebalance suspends the flow — but races a whole fetched batch against the suspend
-event, so it creates two tasks per fetch instead of two per message.
+Faust delivers every message on its own: a ``Message`` and an ``Event`` object each, the
+conductor's per-message lock and dispatch, the serializer registry, sensors, and an ack per
+message. On this machine that machinery cost about three quarters of the worker's time per event
+(benchmarks/bench_stream.py). The worker needs none of it: it decodes raw bytes itself and stores
+whole batches. So this consumer keeps Faust for what it is good at — the app, the topics, the
+agent that declares the subscription, group membership, rebalances, the commit loop — and goes
+beneath it for the hot loop:
 
-It overrides a private method of faust-streaming 0.15; the version pin in pyproject.toml and
-the end-to-end tests (restarts, SIGKILL, two workers) guard it.
+* a fetch (``records`` by partition, straight from aiokafka) becomes one list of ``Incoming``;
+* the batch handler stores its rows (in a worker thread, so the event loop stays free);
+* only then are the fetch's offsets acked, as one contiguous range per partition, which Faust's
+  commit loop commits. Offsets therefore never move past rows that are not stored.
+
+Rebalances: fetching stops while the flow is suspended (Faust's ``_wait_next_records``), and a
+batch that was in flight when the consumer generation changed is not acked: its partitions may
+belong to another worker now, which re-reads it; storing is idempotent, so nothing counts twice.
+
+It overrides private methods of faust-streaming 0.15; the version pin in pyproject.toml and the
+end-to-end tests (restarts, SIGKILL between store and commit, two workers) guard it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import faust
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as aiokafka_driver
 
-_YIELD_EVERY = 100
+from pipeline.processing import Incoming
+
+log = logging.getLogger(__name__)
+
+FetchHandler = Callable[[Sequence[Incoming]], None]
+"""Stores one fetch's results (raises when it cannot); runs in a worker thread."""
+
+EXIT_STORE_FAILED = 70
 
 
-class BatchDrainConsumer(aiokafka_driver.Consumer):
+class FetchBatchConsumer(aiokafka_driver.Consumer):
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - runs in Faust
+        app: WorkerApp = self.app  # type: ignore[assignment]
         consumer_should_stop = self._stopped.is_set
         fetcher_should_stop = fetcher._stopped.is_set
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+        loop = asyncio.get_running_loop()
+        commit_every = self._commit_every
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 self.diag.set_flag(CONSUMER_FETCHING)
-                records = self.getmany(timeout=1.0)
-                await self.sleep(0)
-                if not self.should_stop:
-                    delivery = asyncio.ensure_future(self._deliver(records))
-                    await self.wait_first(delivery, self.suspend_flow.wait())
-                    if not delivery.done():  # a rebalance suspended the flow: stop delivering
-                        delivery.cancel()
-                        await asyncio.gather(delivery, return_exceptions=True)
-                    else:
-                        delivery.result()  # re-raise what delivery raised
+                records, active = await self._wait_next_records(1.0)
                 self.diag.unset_flag(CONSUMER_FETCHING)
+                if not records or self.should_stop or app.fetch_handler is None:
+                    continue
+                generation = app.consumer_generation_id
+                batch, spans = await self._take(records, active)
+                if batch:
+                    await self._store(loop, executor, app.fetch_handler, batch)
+                    if generation == app.consumer_generation_id:
+                        self._ack_spans(spans)
+                if commit_every is not None and self._n_acked >= commit_every:
+                    self._n_acked = 0
+                    await self.commit()
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
                 return
@@ -52,37 +78,81 @@ class BatchDrainConsumer(aiokafka_driver.Consumer):
             raise
         finally:
             self.diag.unset_flag(CONSUMER_FETCHING)
+            executor.shutdown(wait=True)
 
-    async def _deliver(self, records: Any) -> None:
-        callback = self.callback
+    async def _take(
+        self, records: Any, active: Any
+    ) -> tuple[list[Incoming], list[tuple[Any, int, int]]]:
+        """The fetch as ``Incoming`` values, and per partition the offset range it covers."""
+        batch: list[Incoming] = []
+        spans: list[tuple[Any, int, int]] = []
         read_offset = self._read_offset
-        acks_enabled_for = self.app.topics.acks_enabled_for
-        commit_every = self._commit_every
-        since_yield = 0
-        async for tp, message in records:
-            since_yield += 1
-            if since_yield > _YIELD_EVERY:
-                await asyncio.sleep(0)
-                since_yield = 0
-            offset = message.offset
+        buffered = self._buffered_partitions
+        for tp, tp_records in records.items():
+            if active is not None and tp not in active and tp not in buffered:
+                continue
             last = read_offset[tp]
-            if last is not None and offset < last:
-                continue  # already delivered before a seek: Faust drops these too
-            if last and offset - last > 1 and acks_enabled_for(message.topic):
-                await self._add_gap(tp, last + 1, offset)
-            if commit_every is not None and self._n_acked >= commit_every:
-                self._n_acked = 0
-                await self.commit()
-            await callback(message)
-            read_offset[tp] = offset
+            if last is not None:
+                tp_records = [r for r in tp_records if r.offset > last]
+            if not tp_records:
+                continue
+            first_offset = tp_records[0].offset
+            if last is not None and first_offset - last > 1:
+                await self._add_gap(tp, last + 1, first_offset - 1)
+            prefix = f"{tp.topic}[{tp.partition}]@"
+            batch.extend(
+                Incoming(r.value, prefix + str(r.offset), _record_ms(r.timestamp))
+                for r in tp_records
+            )
+            last_offset = tp_records[-1].offset
+            spans.append((tp, first_offset, last_offset))
+            read_offset[tp] = last_offset
+            self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+        return batch, spans
+
+    async def _store(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        executor: ThreadPoolExecutor,
+        handle: FetchHandler,
+        batch: list[Incoming],
+    ) -> None:
+        try:
+            await loop.run_in_executor(executor, handle, batch)
+        except Exception:
+            # A graceful stop would commit what was acked so far, which is fine, but the
+            # in-flight batch is not acked; exit at once all the same, loudly.
+            log.critical("batch of %d messages could not be stored; exiting without commit",
+                         len(batch), exc_info=True)  # fmt: skip
+            logging.shutdown()
+            os._exit(EXIT_STORE_FAILED)
+
+    def _ack_spans(self, spans: list[tuple[Any, int, int]]) -> None:
+        """Ack every offset of the stored fetch: Faust's commit loop commits the runs."""
+        committed_offset = self._committed_offset
+        acked = self._acked
+        for tp, first, last in spans:
+            committed = committed_offset[tp]
+            if committed is not None:
+                first = max(first, committed)
+            if first <= last:
+                acked[tp].extend(range(first, last + 1))
+                self._n_acked += last + 1 - first
 
 
-class BatchDrainTransport(aiokafka_driver.Transport):
-    Consumer = BatchDrainConsumer
+def _record_ms(timestamp: int | None) -> int | None:
+    """aiokafka's record timestamp (epoch ms, -1 or None when the record has none)."""
+    return timestamp if timestamp is not None and timestamp >= 0 else None
+
+
+class FetchBatchTransport(aiokafka_driver.Transport):
+    Consumer = FetchBatchConsumer
 
 
 class WorkerApp(faust.App):
-    """``faust.App`` with the batch-draining consumer."""
+    """``faust.App`` whose consumer hands whole fetches to ``fetch_handler``."""
+
+    fetch_handler: FetchHandler | None = None
 
     def _new_transport(self) -> Any:
-        return BatchDrainTransport(self.conf.broker_consumer, self)
+        return FetchBatchTransport(self.conf.broker_consumer, self)

@@ -13,7 +13,6 @@ from pipeline.settings import Settings
 from sinks import schema
 from sinks.store import Store, open_store
 from sinks.writer import ResultWriter
-from streams.agents import MAX_BATCH
 from streams.worker import BatchPipeline, WorkerCounters, build_worker_app
 
 
@@ -34,7 +33,7 @@ def assemble(
     reference: Reference | None = None,
     store: Store | None = None,
     counters: WorkerCounters | None = None,
-    max_batch: int = MAX_BATCH,
+    group: str | None = None,
 ) -> Worker:
     """Create topics, migrate the schema and build the app; nothing runs yet."""
     reference = reference or load_reference(settings)
@@ -46,5 +45,5 @@ def assemble(
     processor = processor_for(reference, settings.late_horizon_days)
     counters = counters or WorkerCounters()
     pipeline = BatchPipeline(processor, writer.write, publisher.publish, counters)
-    app = build_worker_app(settings, pipeline, max_batch=max_batch)
+    app = build_worker_app(settings, pipeline, group)
     return Worker(settings, app, store, reference, counters, publisher)

@@ -11,7 +11,7 @@ import faust
 
 from pipeline.processing import BatchProcessor, BatchResult, DeadLetter, Incoming
 from pipeline.settings import Settings
-from streams.agents import MAX_BATCH, add_batch_agent
+from streams.agents import add_batch_agent
 from streams.app import create_app, input_topic
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class BatchPipeline:
         self.counters = counters or WorkerCounters()
         self.clock_ms = clock_ms
 
-    def __call__(self, messages: Sequence[Incoming], timestamps_s: Sequence[float]) -> None:
+    def __call__(self, messages: Sequence[Incoming]) -> None:
         result = self.processor.process(messages)
         self.store_batch(result, self.clock_ms())
         self.publish_dead_letters([_as_tuple(d) for d in result.dead_letters])
@@ -64,15 +64,17 @@ class BatchPipeline:
         counters.batches += 1
         if counters.keep_latencies:
             stored_s = time.time()
-            counters.latencies_s.extend(stored_s - ts for ts in timestamps_s)
+            counters.latencies_s.extend(
+                stored_s - m.timestamp_ms / 1000 for m in messages if m.timestamp_ms is not None
+            )
 
 
 def build_worker_app(
-    settings: Settings, pipeline: BatchPipeline, max_batch: int = MAX_BATCH
+    settings: Settings, pipeline: BatchPipeline, group: str | None = None
 ) -> faust.App:
     """The Faust app of one worker, with its agent registered."""
-    app = create_app(settings)
-    add_batch_agent(app, input_topic(app, settings), pipeline, max_batch=max_batch)
+    app = create_app(settings, group)
+    add_batch_agent(app, input_topic(app, settings), pipeline)
     return app
 
 

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import random
 
-import pytest
-
 from pipeline.processing import (
     BatchProcessor,
     BatchResult,
     Incoming,
     processor_for,
-    record_ms_from_s,
 )
 from pipeline.reference import load_reference
 from pipeline.windows import parse_time, to_local
@@ -164,15 +161,6 @@ def test_verdicts_do_not_depend_on_order_batching_restarts_or_workers() -> None:
 
 def _rfc3339(ts_ms: int) -> str:
     return to_local(ts_ms).isoformat(timespec="milliseconds")
-
-
-@pytest.mark.parametrize(
-    ("timestamp_s", "expected"), [(1717377300.123, 1717377300123), (-0.001, None), (None, None)]
-)
-def test_record_timestamps_in_seconds_become_ms_or_none(
-    timestamp_s: float | None, expected: int | None
-) -> None:
-    assert record_ms_from_s(timestamp_s) == expected
 
 
 def test_an_evicted_dossier_restarts_from_a_partial_state() -> None:
