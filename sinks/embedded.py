@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from pipeline.directories import ensure_directory
 from pipeline.errors import SinkError
 from sinks.store import Row
 
@@ -24,7 +25,7 @@ def _connect(path: Path) -> Any:
 
     with _lock:
         if path not in _connections:
-            path.mkdir(parents=True, exist_ok=True)
+            ensure_directory(path, "--chdb-path")
             try:
                 _connections[path] = chdb.connect(f"file:{path}")
                 if len(_connections) == 1:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import faust
 
 from pipeline import broker
+from pipeline.directories import ensure_directory
 from pipeline.events import AnyEvent
 from pipeline.processing import BatchProcessor
 from pipeline.reference import Reference, load_reference
@@ -16,6 +17,7 @@ from sinks import schema
 from sinks.store import Store, open_store
 from sinks.writer import ResultWriter
 from streams.agents import MAX_BATCH
+from streams.waiting import StoreWaiter
 from streams.worker import BatchPipeline, WorkerCounters, build_worker_app
 
 
@@ -40,10 +42,14 @@ def assemble(
 ) -> Worker:
     """Create topics, migrate the schema and build the app; nothing runs yet."""
     reference = reference or load_reference(settings)
+    ensure_directory(settings.state_path / "faust", "--state-dir")
     broker.ensure_topics(settings)
     store = store or open_store(settings)
-    schema.migrate(store, settings.database)
-    writer = ResultWriter(store, settings.database)
+    # Outages are waited out here, for as long as they last, one log line per state change; so
+    # the writer itself does not retry (and does not log every attempt).
+    waiter = StoreWaiter(store_name(settings))
+    waiter.call(schema.migrate, store, settings.database)
+    writer = ResultWriter(store, settings.database, max_attempts=1)
     publisher = broker.DeadLetterPublisher(settings)
 
     def check(event: AnyEvent, now_ms: int) -> None:
@@ -55,6 +61,13 @@ def assemble(
         late_horizon_days=settings.late_horizon_days,
     )
     counters = counters or WorkerCounters()
-    pipeline = BatchPipeline(processor, writer.write, publisher.publish, counters)
+    pipeline = BatchPipeline(processor, waiter.wrap(writer.write), publisher.publish, counters)
     app = build_worker_app(settings, pipeline, max_batch=max_batch)
     return Worker(settings, app, store, reference, counters, publisher)
+
+
+def store_name(settings: Settings) -> str:
+    """The result store as log lines name it."""
+    if settings.store == "server":
+        return f"ClickHouse at {settings.clickhouse_host}:{settings.clickhouse_port}"
+    return f"embedded ClickHouse at {settings.chdb_dir}"

@@ -89,6 +89,8 @@ def _load(path: Path) -> Any:
         raise PortalDataError(
             f"{path}: not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from exc
+    except RecursionError:
+        raise PortalDataError(f"{path}: JSON nested too deeply to be a portal response") from None
 
 
 def _print_table(result: Reconciliation, path: Path) -> None:

@@ -11,6 +11,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 
+from pipeline.directories import check_directory, ensure_directory
 from pipeline.errors import MissingToolError, StackError
 from pipeline.settings import Settings
 from pipeline.stack import process
@@ -82,6 +83,7 @@ class LocalClickHouse:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        check_directory(settings.state_path, "--state-dir")
         self.home = settings.state_path / "clickhouse"
         self.pid_path = self.home / "clickhouse.pid"
         self.log_path = self.home / "stdout.log"
@@ -99,7 +101,7 @@ class LocalClickHouse:
             self._wait_ready(lambda: process.is_alive(pid, self.marker))
             return self.status()
         server = self.ensure_installed()
-        self.home.mkdir(parents=True, exist_ok=True)
+        ensure_directory(self.home, "--state-dir")
         (self.home / "data").mkdir(exist_ok=True)
         (self.home / "config.xml").write_text(
             _CONFIG.format(

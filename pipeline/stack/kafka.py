@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from pipeline.directories import check_directory, ensure_directory
 from pipeline.errors import MissingToolError, StackError
 from pipeline.settings import Settings
 from pipeline.stack import process
@@ -47,6 +48,7 @@ class LocalKafka:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        check_directory(settings.state_path, "--state-dir")
         self.home = settings.state_path / "kafka"
         self.data_dir = self.home / "data"
         self.pid_path = self.home / "kafka.pid"
@@ -73,7 +75,7 @@ class LocalKafka:
             self._wait_ready(lambda: process.is_alive(pid, self.marker))
             return self.status()
         self.check_tools()
-        self.home.mkdir(parents=True, exist_ok=True)
+        ensure_directory(self.home, "--state-dir")
         classpath = self.classpath()
         config = self._write_config()
         if not (self.data_dir / "meta.properties").exists():
