@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from pipeline.errors import ConfigError
@@ -11,7 +12,7 @@ from pipeline.errors import ConfigError
 def check_directory(path: Path, flag: str) -> None:
     """Raise ConfigError when ``path`` is a file, lies under a file, or cannot be written.
 
-    Creates nothing: for a missing directory, its nearest existing ancestor is checked.
+    Leaves nothing behind: for a missing directory, its nearest existing ancestor is checked.
     """
     existing = path
     while not existing.exists() and existing != existing.parent:
@@ -21,6 +22,11 @@ def check_directory(path: Path, flag: str) -> None:
         raise ConfigError(f"{flag} {path}: {where}, expected a directory")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ConfigError(f"{flag} {path}: {existing} is not writable")
+    if existing != path:  # root passes os.access everywhere: try, on a throwaway directory
+        try:
+            os.rmdir(tempfile.mkdtemp(prefix=".chiso766-", dir=existing))
+        except OSError as exc:
+            raise ConfigError(f"{flag} {path}: cannot create it: {exc.strerror or exc}") from None
 
 
 def ensure_directory(path: Path, flag: str) -> Path:
