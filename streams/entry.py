@@ -8,6 +8,7 @@ import faust
 
 from pipeline import broker
 from pipeline.directories import ensure_directory
+from pipeline.errors import RetryableSinkError, SinkError
 from pipeline.events import AnyEvent
 from pipeline.processing import BatchProcessor
 from pipeline.reference import Reference, load_reference
@@ -48,7 +49,7 @@ def assemble(
     # Outages are waited out here, for as long as they last, one log line per state change; so
     # the writer itself does not retry (and does not log every attempt).
     waiter = StoreWaiter(store_name(settings))
-    waiter.call(schema.migrate, store, settings.database)
+    waiter.call(ensure_schema, store, settings.database)
     writer = ResultWriter(store, settings.database, max_attempts=1)
     publisher = broker.DeadLetterPublisher(settings)
 
@@ -64,6 +65,19 @@ def assemble(
     pipeline = BatchPipeline(processor, waiter.wrap(writer.write), publisher.publish, counters)
     app = build_worker_app(settings, pipeline, max_batch=max_batch)
     return Worker(settings, app, store, reference, counters, publisher)
+
+
+def ensure_schema(store: Store, database: str) -> None:
+    """Migrate unless the schema is current: a worker user without DDL rights (docker compose,
+    where a migrate service runs first) then needs none."""
+    try:
+        if schema.current_version(store, database) >= schema.MIGRATIONS[-1][0]:
+            return
+    except RetryableSinkError:
+        raise
+    except SinkError:
+        pass  # no database or no version table yet
+    schema.migrate(store, database)
 
 
 def store_name(settings: Settings) -> str:
