@@ -72,13 +72,13 @@ def run_worker(
     settings: Settings, group: str | None, expected: int, keep_latencies: bool, results: Any
 ) -> None:
     """The real worker (storing, then committing, as in production) until ``expected`` messages."""
-    import faust
 
     from streams.entry import assemble
+    from streams.logs import new_runner
 
     worker = assemble(settings, group=group)
     worker.counters.keep_latencies = keep_latencies
-    runner = faust.Worker(worker.app, loglevel="error", quiet=True, redirect_stdouts=False)
+    runner = new_runner(worker.app, loglevel="error", redirect_stdouts=False)
     meter = Meter()
 
     @worker.app.timer(0.05)
@@ -187,6 +187,7 @@ def run_naive(settings: Settings, group: str, expected: int, results: Any) -> No
     from sinks import schema
     from sinks.store import open_store
     from streams.app import input_topic
+    from streams.logs import new_runner
 
     reference = load_reference(settings)
     store = open_store(settings)
@@ -209,7 +210,7 @@ def run_naive(settings: Settings, group: str, expected: int, results: Any) -> No
                 store.insert(f"{settings.database}.dossier_state", schema.DOSSIER_STATE_COLUMNS,
                              [state.to_row()])  # fmt: skip
 
-    runner = faust.Worker(app, loglevel="error", quiet=True, redirect_stdouts=False)
+    runner = new_runner(app, loglevel="error", redirect_stdouts=False)
 
     @app.timer(0.05)
     async def watch() -> None:

@@ -14,7 +14,8 @@ from pipeline.errors import ConfigError
 
 ENV_PREFIX = "CHISO766_"
 STORE_BACKENDS = ("embedded", "server")
-_NAMESPACE_RE = re.compile(r"^[a-z][a-z0-9_-]{0,47}$")
+_NAMESPACE_RE = re.compile(r"[a-z][a-z0-9_-]{0,47}")
+_HOST_RE = re.compile(r"[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]")
 
 
 def _default_state_dir() -> Path:
@@ -55,7 +56,7 @@ class Settings:
     """Folder with units.csv and procedures.csv of another province; empty means the demo province."""
 
     def __post_init__(self) -> None:
-        if not _NAMESPACE_RE.match(self.namespace):
+        if not _NAMESPACE_RE.fullmatch(self.namespace):
             raise ConfigError(
                 f"namespace {self.namespace!r}: use 1-48 of a-z, 0-9, '_' or '-', starting with a letter"
             )
@@ -70,6 +71,14 @@ class Settings:
             port = getattr(self, name)
             if not 0 < port < 65536:
                 raise ConfigError(f"{name} {port}: not a TCP port")
+        if self.kafka_bootstrap:
+            for address in self.kafka_bootstrap.split(","):
+                check_address(address.strip(), "kafka_bootstrap")
+        if "?" in self.chdb_path:
+            raise ConfigError(
+                f"chdb_path {self.chdb_path!r}: '?' is not allowed (the embedded engine would "
+                "read what follows as connection parameters)"
+            )
         if self.partitions < 1:
             raise ConfigError(f"partitions {self.partitions}: must be at least 1")
         if self.late_horizon_days < 1:
@@ -127,6 +136,15 @@ class Settings:
     @classmethod
     def env_names(cls) -> list[str]:
         return [ENV_PREFIX + f.name.upper() for f in fields(cls)]
+
+
+def check_address(address: str, name: str) -> None:
+    """Raise ConfigError unless ``address`` is ``host:port`` (an IPv6 host in brackets)."""
+    host, colon, port = address.rpartition(":")
+    if not (colon and _HOST_RE.fullmatch(host) and port.isdigit() and 0 < int(port) < 65536):
+        raise ConfigError(
+            f"{name} {address!r}: expected host:port (IPv6 as [::1]:9092), comma-separated"
+        )
 
 
 def _coerce(name: str, raw: str, type_name: Any) -> Any:

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from pipeline.directories import ensure_directory
 from pipeline.errors import RejectedRowsError, SinkError
 from sinks.store import DATA_ERROR_CODES, Row
 
@@ -25,7 +26,9 @@ def _connect(path: Path) -> Any:
 
     with _lock:
         if path not in _connections:
-            path.mkdir(parents=True, exist_ok=True)
+            ensure_directory(path, "--chdb-path")
+            if _locked_by_another_process(path):  # ask first: chdb prints its own error to fd 2
+                raise _in_use(path)
             try:
                 _connections[path] = chdb.connect(f"file:{path}")
                 if len(_connections) == 1:
@@ -34,14 +37,18 @@ def _connect(path: Path) -> Any:
                     atexit.register(_close_all)
             except Exception as exc:  # chdb raises plain RuntimeError for a locked or bad path
                 if _locked_by_another_process(path):
-                    raise SinkError(
-                        f"embedded ClickHouse at {path} is in use by another process (a running "
-                        "worker or demo?): read through that process, stop it, or use --store server"
-                    ) from exc
+                    raise _in_use(path) from exc
                 raise SinkError(
                     f"embedded ClickHouse at {path}: {str(exc).splitlines()[0]}"
                 ) from exc
         return _connections[path]
+
+
+def _in_use(path: Path) -> SinkError:
+    return SinkError(
+        f"embedded ClickHouse at {path} is in use by another process (a running "
+        "worker or demo?): read through that process, stop it, or use --store server"
+    )
 
 
 def _close_all() -> None:

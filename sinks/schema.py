@@ -3,7 +3,7 @@
 Portable subset: no DateTime64, TTL, LowCardinality or toStartOfInterval. Times are stored as
 UInt64 epoch milliseconds and turned into DateTime('Asia/Ho_Chi_Minh') in views.
 
-How the numbers are kept (DESIGN.md §6): a worker writes *snapshots* of per-dossier state to
+How the numbers are kept (docs/architecture.md, "Why the numbers are exact"): a worker writes *snapshots* of per-dossier state to
 ``dossier_state``. Every snapshot is a join of some of the dossier's facts (flags only go up,
 "first received/completed" is a minimum), so the true state is the join of all snapshots, which
 ``dossier_merged`` computes with max/min/argMin. Stale, duplicated or re-sent snapshots, and

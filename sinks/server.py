@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import struct
 from collections.abc import Sequence
 from typing import Any
@@ -21,6 +22,9 @@ class ServerStore:
 
     def __init__(self, host: str, port: int, user: str = "default", password: str = "") -> None:
         self.address = f"{host}:{port}"
+        # The driver logs every failed connection with its traceback before raising; we
+        # classify and report the failure ourselves (``_run``), in one line.
+        logging.getLogger("clickhouse_driver.connection").setLevel(logging.CRITICAL)
         self._client = Client(
             host=host,
             port=port,

@@ -19,6 +19,8 @@ def create_app(settings: Settings, group: str | None = None) -> WorkerApp:
         broker=f"kafka://{hosts}",
         store="memory://",
         autodiscover=False,
+        # Faust's own files go under the state dir, not into the working directory.
+        datadir=str(settings.state_path / "faust"),
         web_enabled=False,
         topic_partitions=settings.partitions,
         topic_replication_factor=1,

@@ -9,7 +9,9 @@ agent that declares the subscription, group membership, rebalances, the commit l
 beneath it for the hot loop:
 
 * a fetch (``records`` by partition, straight from aiokafka) becomes one list of ``Incoming``;
-* the batch handler stores its rows (in a worker thread, so the event loop stays free);
+* the batch handler stores its rows in one store thread, so that while it waits out a
+  ClickHouse outage (``streams/waiting.py``) the event loop goes on and the worker keeps its
+  group membership and partitions;
 * only then are the fetch's offsets acked, as one contiguous range per partition, which Faust's
   commit loop commits. Offsets therefore never move past rows that are not stored.
 
@@ -36,12 +38,15 @@ from faust.transport.drivers import aiokafka as aiokafka_driver
 
 from pipeline.processing import Incoming
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("chiso766.worker")
 
 FetchHandler = Callable[[Sequence[Incoming]], None]
 """Stores one fetch's results (raises when it cannot); runs in a worker thread."""
 
 EXIT_STORE_FAILED = 70
+EXIT_STOPPED_UNSTORED = 75
+STOP_GRACE_S = 15.0
+"""On stop, how long a batch being stored may take before the worker exits without it."""
 
 
 class FetchBatchConsumer(aiokafka_driver.Consumer):
@@ -117,15 +122,17 @@ class FetchBatchConsumer(aiokafka_driver.Consumer):
         handle: FetchHandler,
         batch: list[Incoming],
     ) -> None:
+        """Store the batch in the store thread. If storing fails for good, or the worker stops
+        while a batch is still not stored after ``STOP_GRACE_S`` (the store is down), exit at
+        once without acking it: it is read again after the restart."""
+        stored = loop.run_in_executor(executor, handle, batch)
         try:
-            await loop.run_in_executor(executor, handle, batch)
+            await asyncio.shield(stored)
+        except asyncio.CancelledError:
+            await _finish_or_exit(stored, len(batch))
+            raise
         except Exception:
-            # A graceful stop would commit what was acked so far, which is fine, but the
-            # in-flight batch is not acked; exit at once all the same, loudly.
-            log.critical("batch of %d messages could not be stored; exiting without commit",
-                         len(batch), exc_info=True)  # fmt: skip
-            logging.shutdown()
-            os._exit(EXIT_STORE_FAILED)
+            _exit_unstored(len(batch), EXIT_STORE_FAILED, "could not be stored")
 
     def _ack_spans(self, spans: list[tuple[Any, int, int]]) -> None:
         """Ack every offset of the stored fetch: Faust's commit loop commits the runs."""
@@ -143,6 +150,21 @@ class FetchBatchConsumer(aiokafka_driver.Consumer):
 def _record_ms(timestamp: int | None) -> int | None:
     """aiokafka's record timestamp (epoch ms, -1 or None when the record has none)."""
     return timestamp if timestamp is not None and timestamp >= 0 else None
+
+
+async def _finish_or_exit(stored: asyncio.Future[None], count: int) -> None:
+    """The worker is stopping: let the batch in hand be stored, or exit without committing it."""
+    await asyncio.wait([stored], timeout=STOP_GRACE_S)
+    if not stored.done() or stored.exception() is not None:
+        _exit_unstored(count, EXIT_STOPPED_UNSTORED, "was not stored before the stop")
+
+
+def _exit_unstored(count: int, code: int, what: str) -> None:
+    level = logging.CRITICAL if code == EXIT_STORE_FAILED else logging.WARNING
+    log.log(level, "batch of %d messages %s; exiting without committing it (it will be read again)",
+            count, what, exc_info=code == EXIT_STORE_FAILED)  # fmt: skip
+    logging.shutdown()
+    os._exit(code)
 
 
 class FetchBatchTransport(aiokafka_driver.Transport):

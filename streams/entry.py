@@ -7,12 +7,15 @@ from dataclasses import dataclass
 import faust
 
 from pipeline import broker
+from pipeline.directories import ensure_directory
+from pipeline.errors import RetryableSinkError, SinkError
 from pipeline.processing import processor_for
 from pipeline.reference import Reference, load_reference
 from pipeline.settings import Settings
 from sinks import schema
 from sinks.store import Store, open_store
 from sinks.writer import ResultWriter
+from streams.waiting import StoreWaiter
 from streams.worker import BatchPipeline, WorkerCounters, build_worker_app
 
 
@@ -37,13 +40,37 @@ def assemble(
 ) -> Worker:
     """Create topics, migrate the schema and build the app; nothing runs yet."""
     reference = reference or load_reference(settings)
+    ensure_directory(settings.state_path / "faust", "--state-dir")
     broker.ensure_topics(settings)
     store = store or open_store(settings)
-    schema.migrate(store, settings.database)
-    writer = ResultWriter(store, settings.database)
+    # Outages are waited out here, for as long as they last, one log line per state change; so
+    # the writer itself does not retry (and does not log every attempt).
+    waiter = StoreWaiter(store_name(settings))
+    waiter.call(ensure_schema, store, settings.database)
+    writer = ResultWriter(store, settings.database, max_attempts=1)
     publisher = broker.DeadLetterPublisher(settings)
     processor = processor_for(reference, settings.late_horizon_days)
     counters = counters or WorkerCounters()
-    pipeline = BatchPipeline(processor, writer.write, publisher.publish, counters)
+    pipeline = BatchPipeline(processor, waiter.wrap(writer.write), publisher.publish, counters)
     app = build_worker_app(settings, pipeline, group)
     return Worker(settings, app, store, reference, counters, publisher)
+
+
+def ensure_schema(store: Store, database: str) -> None:
+    """Migrate unless the schema is current: a worker user without DDL rights (docker compose,
+    where a migrate service runs first) then needs none."""
+    try:
+        if schema.current_version(store, database) >= schema.MIGRATIONS[-1][0]:
+            return
+    except RetryableSinkError:
+        raise
+    except SinkError:
+        pass  # no database or no version table yet
+    schema.migrate(store, database)
+
+
+def store_name(settings: Settings) -> str:
+    """The result store as log lines name it."""
+    if settings.store == "server":
+        return f"ClickHouse at {settings.clickhouse_host}:{settings.clickhouse_port}"
+    return f"embedded ClickHouse at {settings.chdb_dir}"

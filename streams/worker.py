@@ -13,6 +13,7 @@ from pipeline.processing import BatchProcessor, BatchResult, DeadLetter, Incomin
 from pipeline.settings import Settings
 from streams.agents import add_batch_agent
 from streams.app import create_app, input_topic
+from streams.logs import new_runner
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def build_worker_app(
 
 def run(app: faust.App, loglevel: str = "warning") -> None:
     """Run the worker until SIGTERM/SIGINT (blocks)."""
-    faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    new_runner(app, loglevel=loglevel).execute_from_commandline()
 
 
 def _as_tuple(letter: DeadLetter) -> tuple[bytes, str, str, str]:

@@ -56,3 +56,20 @@ def test_missing_java_is_a_one_line_error_pointing_to_docker_compose(tmp_path: P
     message = str(result.exception)
     assert "java is not installed" in message and "docker compose up" in message
     assert "\n" not in message
+
+
+def test_a_port_answered_by_another_broker_is_reported_not_called_healthy(
+    tmp_path: Path, local_stack: object
+) -> None:
+    """The shared broker on 9092 is not ours for a fresh state dir: up refuses, starts nothing."""
+    flags = ["--only", "kafka", "--state-dir", str(tmp_path), "--kafka-port", "9092",
+             "--kafka-controller-port", "19395"]  # fmt: skip
+    result = CliRunner().invoke(cli, ["stack", "up", *flags])
+    assert result.exit_code != 0
+    message = str(result.exception)
+    assert "another Kafka broker" in message and "127.0.0.1:9092" in message, message
+    assert "\n" not in message
+    assert not (tmp_path / "kafka" / "kafka.pid").exists(), "nothing was started"
+    code, output = _stack("status", *flags, "--json")
+    (status,) = json.loads(output)["services"]
+    assert code == 1 and not status["healthy"]

@@ -79,9 +79,9 @@ def demo(settings: Settings, day: str, seed: int, rate: int) -> None:
     day_start = parse_time(day)
     view = _LiveView(console, reference, settings, len(lines))
 
-    import faust
+    from streams.logs import new_runner
 
-    runner = faust.Worker(worker.app, loglevel="error", quiet=True, redirect_stdouts=False)
+    runner = new_runner(worker.app, loglevel="error", redirect_stdouts=False)
 
     @worker.app.timer(REFRESH_S)
     async def refresh() -> None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -35,6 +36,10 @@ from pipeline.generator import (
 from pipeline.settings import Settings
 
 _FRACTION = click.FloatRange(0.0, 1.0, max_open=True)
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2099, 12, 31)
+"""Generated days stay in this range (events before 2000 are rejected at the edge anyway)."""
+MIN_RATE, MAX_RATE = 0.01, 10_000_000.0
 
 
 @click.command("generate")
@@ -148,6 +153,12 @@ def generate(
       chiso766 generate --start 2024-03-04 --days 3 --out outage.jsonl \\
           --incident payment-outage:H70.21:2024-03-05:2024-03-05
     """
+    _check_period(start.date(), days)
+    if rate is not None and not (math.isfinite(rate) and MIN_RATE <= rate <= MAX_RATE):
+        raise click.BadParameter(
+            f"{rate!r}: expected events per second from {MIN_RATE:g} to {MAX_RATE:g}",
+            param_hint="--rate",
+        )
     reference_data = reference_for(settings, reference_dir)
     try:
         incidents = [parse_incident(spec, reference_data) for spec in incident_specs]
@@ -181,6 +192,18 @@ def generate(
             target = str(out)
     last = first + timedelta(days=days - 1)
     _report(summary, target, first.isoformat(), last.isoformat(), seed, as_json, to_stdout)
+
+
+def _check_period(first: date, days: int) -> None:
+    if not FIRST_DAY <= first <= LAST_DAY:
+        raise click.BadParameter(
+            f"{first}: expected a day from {FIRST_DAY} to {LAST_DAY}", param_hint="--start"
+        )
+    room = (LAST_DAY - first).days + 1
+    if days > room:
+        raise click.BadParameter(
+            f"{days}: from {first} at most {room} days fit before {LAST_DAY}", param_hint="--days"
+        )
 
 
 @contextmanager

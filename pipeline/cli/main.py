@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -19,6 +20,9 @@ from pipeline.cli import (
     worker,
 )
 from pipeline.errors import Chiso766Error
+from pipeline.outage import first_line
+
+DEBUG_ENV = "CHISO766_DEBUG"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -58,5 +62,14 @@ def main() -> None:
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:  # a bug or an unclassified failure: still one line, unless debugging
+        if os.environ.get(DEBUG_ENV):
+            raise
+        click.echo(
+            f"chiso766: unexpected {type(exc).__name__}: {first_line(str(exc)) or '(no message)'} "
+            f"(set {DEBUG_ENV}=1 to see the traceback)",
+            err=True,
+        )
+        sys.exit(1)
     if isinstance(code, int):
         sys.exit(code)

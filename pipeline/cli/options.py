@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from pipeline.directories import check_directory
 from pipeline.reference import Reference
 from pipeline.settings import Settings
 
@@ -36,7 +37,11 @@ def with_settings(command: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(command)
     def wrapper(**kwargs: Any) -> Any:
         flags = {name: kwargs.pop(name) for name, _, _ in _SETTINGS_FLAGS}
-        return command(settings=Settings.resolve(flags), **kwargs)
+        settings = Settings.resolve(flags)
+        # Fail before doing anything when a directory the command may need is unusable.
+        check_directory(settings.state_path, "--state-dir")
+        check_directory(settings.chdb_dir, "--chdb-path")
+        return command(settings=settings, **kwargs)
 
     for name, kind, help_text in reversed(_SETTINGS_FLAGS):
         env = "CHISO766_" + name.upper()

@@ -40,7 +40,7 @@ def reconcile(portal_path: Path, as_json: bool) -> None:
     formality-online-payment-tree, handling-satisfaction), any period, all procedures or one.
     To get one, open the 766 index page (Chỉ số phục vụ) on dichvucong.gov.vn, choose the
     province, period and group, and save that request's response from the browser's
-    developer tools (Network tab). Examples: ../shared/data/portal-766/.
+    developer tools (Network tab). Examples: tests/fixtures/portal-766/ in the repository.
 
     For every unit in the file (the province first) the command recomputes the group score
     from the counts the portal published, with our scoring engine, and prints the portal's
@@ -89,6 +89,8 @@ def _load(path: Path) -> Any:
         raise PortalDataError(
             f"{path}: not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from exc
+    except RecursionError:
+        raise PortalDataError(f"{path}: JSON nested too deeply to be a portal response") from None
 
 
 def _print_table(result: Reconciliation, path: Path) -> None:

@@ -25,9 +25,11 @@ def worker(settings: Settings, loglevel: str) -> None:
     Example: chiso766 worker --store server --namespace prod
     """
     from streams.entry import assemble
+    from streams.logs import early_logging
     from streams.worker import run
 
-    assembled = assemble(settings)
+    with early_logging():
+        assembled = assemble(settings)
     click.echo(
         f"worker for {settings.namespace}: Kafka {settings.bootstrap_servers}, "
         f"{settings.store} store, database {settings.database}",

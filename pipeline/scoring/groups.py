@@ -1,9 +1,10 @@
 """The six score groups of the portal's 766 index: their indicators, weights, rules and sources.
 
-Indicator ids follow ``shared/spec/decision-766.md`` (``"1.4"``, ``"3.3"``...). ``portal_code``
-is the metric code the portal uses in its overview/evaluation responses (``None`` for groups
-the portal publishes as parent/children counts). An indicator whose ``rule`` is ``None`` is
-published for monitoring only and carries no points.
+Indicator ids are the decision's own ``group.item`` numbers (``"1.4"``, ``"3.3"``...; see
+docs/architecture.md). ``portal_code`` is the metric code the portal uses in its
+overview/evaluation responses (``None`` for groups the portal publishes as parent/children
+counts). An indicator whose ``rule`` is ``None`` is published for monitoring only and carries
+no points.
 """
 
 from __future__ import annotations

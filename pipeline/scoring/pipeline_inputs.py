@@ -1,6 +1,6 @@
 """Score a unit from the pipeline's own indicator counts (for ``chiso766 score``).
 
-The pipeline counts ten indicators (DESIGN.md section 5). Each maps onto one 766 indicator;
+The pipeline counts ten indicators (docs/architecture.md, "Indicators"). Each maps onto one 766 indicator;
 the other 766 indicators need inputs the pipeline does not have (the national procedure
 database, the citizens' data store, the e-certified-copy service register) and come out as
 :class:`NotAvailable` with the reason, never as zero. A group with such an indicator has
@@ -36,7 +36,7 @@ PIPELINE_TO_766: Mapping[str, str] = MappingProxyType(
         "dossier_satisfied": "5.3",
     }
 )
-"""Pipeline indicator id -> 766 indicator id (``shared/spec/decision-766.md``)."""
+"""Pipeline indicator id -> 766 indicator id (docs/architecture.md, "Indicators")."""
 
 _PROCEDURE_DB = "needs the national procedure database (CSDLQG về TTHC), not in the pipeline"
 NOT_IN_PIPELINE: Mapping[str, str] = MappingProxyType(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -9,8 +10,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
+from pipeline.directories import check_directory, ensure_directory
 from pipeline.errors import MissingToolError, StackError
 from pipeline.settings import Settings
 from pipeline.stack import process
@@ -53,6 +55,11 @@ _USERS = """<?xml version="1.0"?>
       <max_memory_usage>4000000000</max_memory_usage>
       <load_balancing>random</load_balancing>
     </default>
+    <chiso766_grafana>
+      <readonly>2</readonly>
+      <max_execution_time>60</max_execution_time>
+      <max_memory_usage>2000000000</max_memory_usage>
+    </chiso766_grafana>
   </profiles>
   <users>
     <default>
@@ -61,6 +68,26 @@ _USERS = """<?xml version="1.0"?>
       <profile>default</profile>
       <quota>default</quota>
     </default>
+    <chiso766_migrate>
+      <password_sha256_hex>{migrate_sha256}</password_sha256_hex>
+      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+      <profile>default</profile>
+      <quota>default</quota>
+    </chiso766_migrate>
+    <chiso766_worker>
+      <password_sha256_hex>{worker_sha256}</password_sha256_hex>
+      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+      <profile>default</profile>
+      <quota>default</quota>
+      <allow_databases><database>{database}</database></allow_databases>
+    </chiso766_worker>
+    <chiso766_grafana>
+      <password_sha256_hex>{grafana_sha256}</password_sha256_hex>
+      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+      <profile>chiso766_grafana</profile>
+      <quota>default</quota>
+      <allow_databases><database>{database}</database></allow_databases>
+    </chiso766_grafana>
   </users>
   <quotas>
     <default>
@@ -74,6 +101,30 @@ _USERS = """<?xml version="1.0"?>
 </yandex>
 """
 
+LOCAL_PASSWORDS = {
+    "CLICKHOUSE_PASSWORD": "chiso766-local-migrate",
+    "CLICKHOUSE_WORKER_PASSWORD": "chiso766-local-worker",
+    "CLICKHOUSE_GRAFANA_PASSWORD": "chiso766-local-grafana",
+}
+"""Passwords of the local stack's users chiso766_migrate, _worker and _grafana when the
+environment sets none (loopback only; docker compose requires real ones). The ``default`` user
+stays passwordless on loopback for development and tests."""
+
+
+def users_xml(database: str, env: Mapping[str, str]) -> str:
+    """The local server's users: default (loopback, no password) and the three chiso766 users."""
+
+    def sha256_of(variable: str) -> str:
+        password = env.get(variable) or LOCAL_PASSWORDS[variable]
+        return hashlib.sha256(password.encode()).hexdigest()
+
+    return _USERS.format(
+        database=database,
+        migrate_sha256=sha256_of("CLICKHOUSE_PASSWORD"),
+        worker_sha256=sha256_of("CLICKHOUSE_WORKER_PASSWORD"),
+        grafana_sha256=sha256_of("CLICKHOUSE_GRAFANA_PASSWORD"),
+    )
+
 
 class LocalClickHouse:
     """One ClickHouse server whose config, data and logs live under ``{state_dir}/clickhouse``."""
@@ -82,6 +133,7 @@ class LocalClickHouse:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        check_directory(settings.state_path, "--state-dir")
         self.home = settings.state_path / "clickhouse"
         self.pid_path = self.home / "clickhouse.pid"
         self.log_path = self.home / "stdout.log"
@@ -99,7 +151,7 @@ class LocalClickHouse:
             self._wait_ready(lambda: process.is_alive(pid, self.marker))
             return self.status()
         server = self.ensure_installed()
-        self.home.mkdir(parents=True, exist_ok=True)
+        ensure_directory(self.home, "--state-dir")
         (self.home / "data").mkdir(exist_ok=True)
         (self.home / "config.xml").write_text(
             _CONFIG.format(
@@ -109,7 +161,9 @@ class LocalClickHouse:
                 http_port=self.settings.clickhouse_http_port,
             )
         )
-        (self.home / "users.xml").write_text(_USERS)
+        users = self.home / "users.xml"
+        users.touch(mode=0o600)
+        users.write_text(users_xml(self.settings.database, os.environ))
         started = process.start_detached(
             [server, f"--config-file={self.home / 'config.xml'}"],
             self.log_path,

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from pipeline.directories import check_directory, ensure_directory
 from pipeline.errors import MissingToolError, StackError
 from pipeline.settings import Settings
 from pipeline.stack import process
@@ -47,6 +48,7 @@ class LocalKafka:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        check_directory(settings.state_path, "--state-dir")
         self.home = settings.state_path / "kafka"
         self.data_dir = self.home / "data"
         self.pid_path = self.home / "kafka.pid"
@@ -73,7 +75,8 @@ class LocalKafka:
             self._wait_ready(lambda: process.is_alive(pid, self.marker))
             return self.status()
         self.check_tools()
-        self.home.mkdir(parents=True, exist_ok=True)
+        self._refuse_foreign_broker()
+        ensure_directory(self.home, "--state-dir")
         classpath = self.classpath()
         config = self._write_config()
         if not (self.data_dir / "meta.properties").exists():
@@ -102,7 +105,7 @@ class LocalKafka:
     def status(self) -> ServiceStatus:
         pid = process.read_pid(self.pid_path)
         running = bool(pid) and process.is_alive(pid, self.marker)  # type: ignore[arg-type]
-        healthy = running and _answers_metadata(self.address, timeout_s=5.0)
+        healthy = running and _cluster_id(self.address, timeout_s=5.0) == self.cluster_id()
         return ServiceStatus(
             name=self.name,
             address=self.address,
@@ -117,6 +120,32 @@ class LocalKafka:
     def version(self) -> str:
         match = re.search(r"<kafka.version>([^<]+)</kafka.version>", POM.read_text())
         return match.group(1) if match else "unknown"
+
+    def cluster_id(self) -> str | None:
+        """The cluster id our storage was formatted with (None before the first start)."""
+        try:
+            text = (self.data_dir / "meta.properties").read_text()
+        except OSError:
+            return None
+        for line in text.splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "cluster.id":
+                return value.strip()
+        return None
+
+    def _refuse_foreign_broker(self) -> None:
+        """Our broker is not running: a broker answering on our port is somebody else's."""
+        answering = _cluster_id(self.address, timeout_s=3.0)
+        if answering is not None:
+            raise StackError(self._foreign_message(answering))
+
+    def _foreign_message(self, answering: str) -> str:
+        ours = self.cluster_id()
+        return (
+            f"another Kafka broker (cluster {answering}) answers on {self.address}"
+            + (f", not ours (cluster {ours})" if ours else "")
+            + ": stop it, or choose other ports with --kafka-port and --kafka-controller-port"
+        )
 
     # --- steps ----------------------------------------------------------------------------
     def classpath(self) -> str:
@@ -206,7 +235,10 @@ class LocalKafka:
                 raise StackError(
                     f"Kafka exited during start-up; see {self.log_path} and {self.home / 'server.log'}"
                 )
-            if _answers_metadata(self.address, timeout_s=3.0):
+            answering = _cluster_id(self.address, timeout_s=3.0)
+            if answering is not None:
+                if answering != self.cluster_id():
+                    raise StackError(self._foreign_message(answering))
                 return
             time.sleep(0.5)
         raise StackError(
@@ -214,8 +246,8 @@ class LocalKafka:
         )
 
 
-def _answers_metadata(address: str, timeout_s: float) -> bool:
-    """True when a metadata request to the broker succeeds."""
+def _cluster_id(address: str, timeout_s: float) -> str | None:
+    """The cluster id reported by the broker answering at ``address``; None when none answers."""
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
@@ -225,11 +257,10 @@ def _answers_metadata(address: str, timeout_s: float) -> bool:
             request_timeout_ms=int(timeout_s * 1000),
         )
     except (KafkaError, OSError):
-        return False
+        return None
     try:
-        admin.describe_cluster()
-        return True
-    except (KafkaError, OSError):
-        return False
+        return str(admin.describe_cluster()["cluster_id"])
+    except (KafkaError, OSError, KeyError):
+        return None
     finally:
         admin.close()

@@ -33,7 +33,7 @@ def start_detached(
 def read_pid(pid_path: Path) -> int | None:
     try:
         return int(pid_path.read_text().strip())
-    except (FileNotFoundError, ValueError):
+    except (OSError, ValueError):
         return None
 
 
