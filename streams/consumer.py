@@ -96,9 +96,11 @@ class FetchBatchConsumer(aiokafka_driver.Consumer):
         for tp, tp_records in records.items():
             if active is not None and tp not in active and tp not in buffered:
                 continue
+            # Faust's read offset is the last offset delivered, or after a seek the next one to
+            # read: keep offsets from it on, as Faust does (a redelivered offset is harmless).
             last = read_offset[tp]
             if last is not None:
-                tp_records = [r for r in tp_records if r.offset > last]
+                tp_records = [r for r in tp_records if r.offset >= last]
             if not tp_records:
                 continue
             first_offset = tp_records[0].offset
