@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dashboards import provisioning
+from dashboards.lint import dashboard_problems
 from dashboards.model import ConstantVariable, Dashboard
 from dashboards.operations import operations_dashboard
 from dashboards.overview import overview_dashboard
@@ -57,10 +58,16 @@ def all_dashboards(context: BuildContext) -> tuple[Dashboard, ...]:
 
 
 def dashboard_files(context: BuildContext) -> dict[str, bytes]:
-    return {
-        f"{provisioning.DASHBOARD_JSON_DIR}/{d.uid}.json": to_json_bytes(render_dashboard(d))
-        for d in all_dashboards(context)
-    }
+    """One JSON file per dashboard. Raises ValueError listing the rules a dashboard breaks
+    (``dashboards.lint``), so nothing broken is ever written."""
+    files = {}
+    for dashboard in all_dashboards(context):
+        document = render_dashboard(dashboard)
+        problems = dashboard_problems(document)
+        if problems:
+            raise ValueError("; ".join(problems))
+        files[f"{provisioning.DASHBOARD_JSON_DIR}/{dashboard.uid}.json"] = to_json_bytes(document)
+    return files
 
 
 def provisioning_files(context: BuildContext) -> dict[str, bytes]:

@@ -127,6 +127,8 @@ def render_panel(panel: Panel, panel_id: int, grid: dict[str, int]) -> dict[str,
             "showPoints": "auto",
             "spanNulls": False,
             "axisPlacement": "auto",
+            # A rate's 766 target drawn as a dashed line; off for plain counts.
+            "thresholdsStyle": {"mode": "dashed" if panel.thresholds else "off"},
         }
     elif panel.kind == "table":
         defaults["custom"] = {"align": "auto", "inspect": False}

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from dashboards import sql
-from dashboards.indicators import INDICATOR_LIST
+from dashboards.indicators import INDICATOR_LIST, Indicator
 from dashboards.model import (
     PERCENT,
+    Column,
     Dashboard,
     Format,
     Panel,
@@ -92,7 +93,7 @@ def unit_dashboard(db_variable: Variable, levels: Sequence[str], depth: int) -> 
                     ),
                 ),
             ),
-            Row("Diễn biến", (_over_time(under),)),
+            Row("Diễn biến", tuple(_over_time(i, under) for i in INDICATOR_LIST)),
             Row(
                 "Đơn vị trực thuộc",
                 (
@@ -110,33 +111,32 @@ def unit_dashboard(db_variable: Variable, levels: Sequence[str], depth: int) -> 
     )
 
 
-def _over_time(under: str) -> Panel:
-    """Rates per hour, or per day (Vietnam time) when Grafana's interval reaches a day."""
-    label = "transform(indicator, [{}], [{}], indicator)".format(
-        ", ".join(sql.quote(i.id) for i in INDICATOR_LIST),
-        ", ".join(sql.quote(i.name_vi) for i in INDICATOR_LIST),
-    )
+def _over_time(indicator: Indicator, under: str) -> Panel:
+    """One rate per hour, or per day (Vietnam time) when Grafana's interval reaches a day."""
     bucket = (
         f"if($__interval_s >= {DAY_S}, toUInt32(toStartOfDay(bucket_start, '{sql.TZ}')), "
         "toUInt32(bucket_start))"
     )
     query = (
-        f"SELECT toDateTime({bucket}) AS time, {label} AS series,\n"
+        f"SELECT toDateTime({bucket}) AS time,\n"
         "  sum(numerator) / nullIf(sum(denominator), 0) AS value\n"
         f"FROM {sql.HOURLY}\n"
-        f"WHERE denominator > 0 AND {sql.in_range(sql.FROM, sql.TO)} AND {under}\n"
-        "GROUP BY time, series\nORDER BY time, series"
+        f"WHERE denominator > 0 AND indicator = {sql.quote(indicator.id)}\n"
+        f"  AND {sql.in_range(sql.FROM, sql.TO)} AND {under}\n"
+        "GROUP BY time\nORDER BY time"
     )
     return Panel(
         "timeseries",
-        "Tỷ lệ theo thời gian",
-        "The unit's rates per hour, or per day when the time range is long; each point is "
-        "sum(numerator)/sum(denominator) of that bucket.",
-        Query(query, Format.TIME_SERIES, ("time", "series", "value")),
+        indicator.name_vi,
+        f"{indicator.name_en} of the unit per hour, or per day when the time range is long: "
+        "sum(numerator)/sum(denominator) of each bucket. Dashed: the 766 full-points target.",
+        Query(query, Format.TIME_SERIES, ("time", "value")),
         unit=PERCENT,
-        width=24,
-        height=9,
+        width=8,
+        height=7,
         min_value=0.0,
         max_value=1.0,
         interval="1h",
+        thresholds=indicator.thresholds,
+        columns=(Column("value", label=indicator.name_vi),),
     )
