@@ -65,7 +65,7 @@ def _events_per_minute() -> Panel:
     query = (
         f"SELECT toDateTime(intDiv(intDiv(occurred_ms, 1000), {BUCKET_S}) * {BUCKET_S}) AS time,\n"
         f"  {_topic_of_type()} AS topic,\n"
-        f"  count() / ({BUCKET_S} / 60) AS events_per_minute\n"
+        f"  uniqExact(event_id) / ({BUCKET_S} / 60) AS events_per_minute\n"
         f"FROM {sql.DB}.events_raw\n"
         f"WHERE occurred_ms >= {FROM_MS} AND occurred_ms < {TO_MS}\n"
         "GROUP BY time, topic\nORDER BY time, topic"
@@ -73,8 +73,8 @@ def _events_per_minute() -> Panel:
     return Panel(
         "timeseries",
         "Sự kiện mỗi phút theo topic",
-        "Accepted events stored in the raw archive per minute, by input topic, bucketed by the "
-        "events' own time (averaged over wider buckets on long ranges).",
+        "Accepted events stored in the raw archive per minute (each event id once), by input "
+        "topic, bucketed by the events' own time (averaged over wider buckets on long ranges).",
         Query(query, Format.TIME_SERIES, ("time", "topic", "events_per_minute")),
         unit=COUNT,
         width=16,
@@ -91,7 +91,7 @@ def _freshness() -> Panel:
         f"FROM (SELECT arrayJoin([{topics}]) AS topic) AS topics\n"
         "ANY LEFT JOIN (\n"
         f"  SELECT {_topic_of_type()} AS topic, max(occurred_ms) AS last_ms,\n"
-        f"    countIf(occurred_ms >= {FROM_MS}) AS events\n"
+        f"    uniqExactIf(event_id, occurred_ms >= {FROM_MS}) AS events\n"
         f"  FROM {sql.DB}.events_raw\n"
         f"  WHERE occurred_ms < {TO_MS}\n"
         "  GROUP BY topic\n"
@@ -101,7 +101,7 @@ def _freshness() -> Panel:
         "table",
         "Thời gian từ sự kiện cuối",
         "Per input topic: seconds from its newest stored event to the end of the time range "
-        "(empty: none yet), and events stored in the range.",
+        "(empty: none yet), and distinct events stored in the range.",
         Query(query, Format.TABLE, ("topic", "seconds_since_last", "events")),
         unit=COUNT,
         width=8,
@@ -199,13 +199,13 @@ def _batches() -> Panel:
 def _totals() -> Panel:
     query = (
         "SELECT\n"
-        f"  (SELECT count() FROM {sql.DB}.events_raw WHERE occurred_ms >= {FROM_MS} AND occurred_ms < {TO_MS}) AS events,\n"
+        f"  (SELECT uniqExact(event_id) FROM {sql.DB}.events_raw WHERE occurred_ms >= {FROM_MS} AND occurred_ms < {TO_MS}) AS events,\n"
         f"  (SELECT uniqExact(source) FROM {sql.DB}.dead_letters WHERE recorded_ms >= {FROM_MS} AND recorded_ms < {TO_MS}) AS dead_letters"
     )
     return Panel(
         "stat",
         "Trong kỳ",
-        "Events stored (by event time) and dead letters recorded in the time range.",
+        "Distinct events stored (by event time) and dead letters recorded in the time range.",
         Query(query, Format.TABLE, ("events", "dead_letters")),
         unit=COUNT,
         width=12,

@@ -184,7 +184,7 @@ def _weakest(depth: int) -> Panel:
     them, as ``pipeline.rates.weakest`` picks them (the mean is across indicators; each rate is
     a ratio of sums)."""
     ids = [i.id for i in HEADLINE_LIST]
-    usable = [f"{sql.count(i, 'd')} >= {WEAKEST_MIN_DENOMINATOR}" for i in ids]
+    usable = [f"({sql.count(i, 'd')} >= {WEAKEST_MIN_DENOMINATOR})" for i in ids]
     mean = (
         "("
         + " + ".join(
