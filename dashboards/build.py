@@ -14,6 +14,7 @@ from dashboards.lint import dashboard_problems
 from dashboards.model import ConstantVariable, Dashboard
 from dashboards.operations import operations_dashboard
 from dashboards.overview import overview_dashboard
+from dashboards.queries import panel_sql
 from dashboards.render import render_dashboard, to_json_bytes
 from dashboards.unit_view import unit_dashboard
 from pipeline.reference import Reference
@@ -92,3 +93,16 @@ def build_files(context: BuildContext) -> dict[str, bytes]:
                 raise ValueError(f"two provisioning writers produce {path}")
             files[path] = content
     return dict(sorted(files.items()))
+
+
+def panel_sql_for(
+    database: str, reference: Reference, from_ms: int, to_ms: int, unit_code: str | None = None
+) -> list[tuple[str, str]]:
+    """(title, SQL exactly as ClickHouse receives it) of every panel of every dashboard for the
+    time range [from_ms, to_ms); the drill-down dashboard shows ``unit_code`` (default: the
+    province). For benchmarks timing the real panel queries."""
+    unit = reference.unit(unit_code) if unit_code else reference.root
+    context = BuildContext(database, reference)
+    return panel_sql(
+        all_dashboards(context), from_ms, to_ms, {"level": unit.level, "unit": unit.code}
+    )

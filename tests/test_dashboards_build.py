@@ -18,7 +18,13 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from dashboards.build import PROVISIONING_WRITERS, BuildContext, all_dashboards, build_files
+from dashboards.build import (
+    PROVISIONING_WRITERS,
+    BuildContext,
+    all_dashboards,
+    build_files,
+    panel_sql_for,
+)
 from dashboards.indicators import INDICATOR_LIST
 from dashboards.lint import dashboard_problems
 from dashboards.render import render_dashboard
@@ -26,6 +32,7 @@ from pipeline.cli.main import cli
 from pipeline.rates import INDICATOR_NAMES_EN, INDICATORS
 from pipeline.reference import load_reference
 from pipeline.scoring.period import full_points_targets
+from pipeline.windows import parse_time
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_DIR = REPO_ROOT / "tests" / "fixtures" / "grafana-schema"
@@ -208,3 +215,14 @@ def test_the_in_repo_schema_copy_is_identical_to_shared() -> None:
         return
     shared = {p.name: p.read_bytes() for p in SHARED_SCHEMA_DIR.iterdir() if p.name != "README.md"}
     assert ours == shared
+
+
+def test_benchmarks_get_every_panels_expanded_sql() -> None:
+    year = panel_sql_for("bench", REFERENCE, parse_time("2024-01-01"), parse_time("2025-01-01"))
+    panels = [p for d in all_dashboards(BuildContext("bench", REFERENCE)) for p in d.panels()]
+    assert [title for title, _ in year] == [p.title for p in panels]
+    for title, sql in year:
+        assert "$" not in sql.replace("$__", ""), title  # no variable left
+        assert "$__" not in sql and "bench." in sql, title
+    district = panel_sql_for("bench", REFERENCE, 0, 3_600_000, unit_code="H70.21")
+    assert any("'H70.21'" in sql for _, sql in district)
