@@ -119,20 +119,36 @@ def _period_row(period: sql.Period) -> Row:
     return Row(period.title, (rates, change))
 
 
-def _trend_sql(value: str, where: str) -> str:
+def _trend_sql(indicator: str, count: bool) -> str:
+    """Per hour of today: the rate (or dossiers received, ``count``) today and on the same
+    weekday a week earlier, shifted onto today; one column each, empty where a day has no row."""
     day = f"toStartOfDay({sql.TO}, '{sql.TZ}')"
+    week_start = f"toDateTime(toUInt32({day}) - {sql.WEEK_S})"
+    week_end = f"toDateTime(toUInt32({day}) - {sql.WEEK_S - 86400})"
+    columns = []
+    for name, side in (("today", "is_today"), ("last_week", "NOT is_today")):
+        if count:
+            columns.append(
+                f"if(countIf({side}) > 0, toNullable(sumIf(denominator, {side})), NULL) AS {name}"
+            )
+        else:
+            columns.append(
+                f"sumIf(numerator, {side}) / nullIf(sumIf(denominator, {side}), 0) AS {name}"
+            )
     return (
-        f"SELECT time, series, {value} AS value FROM (\n"
+        f"SELECT time, {', '.join(columns)} FROM (\n"
         "  SELECT\n"
-        f"    toDateTime(toUInt32(bucket_start) + if(bucket_start >= {day}, 0, {sql.WEEK_S})) AS time,\n"
-        f"    if(bucket_start >= {day}, {sql.quote(TODAY)}, {sql.quote(LAST_WEEK)}) AS series,\n"
+        f"    bucket_start >= {day} AS is_today,\n"
+        f"    toDateTime(toUInt32(bucket_start) + if(is_today, 0, {sql.WEEK_S})) AS time,\n"
         "    numerator, denominator\n"
         f"  FROM {sql.HOURLY}\n"
-        f"  WHERE denominator > 0 AND {where}\n"
-        f"    AND (({sql.in_range(day, sql.TO)})\n"
-        f"      OR ({sql.in_range(f'toDateTime(toUInt32({day}) - {sql.WEEK_S})', f'toDateTime(toUInt32({day}) - {sql.WEEK_S - 86400})')}))\n"
-        ")\nGROUP BY time, series\nORDER BY time, series"
+        f"  WHERE denominator > 0 AND indicator = {sql.quote(indicator)}\n"
+        f"    AND (({sql.in_range(day, sql.TO)}) OR ({sql.in_range(week_start, week_end)}))\n"
+        ")\nGROUP BY time\nORDER BY time"
     )
+
+
+TREND_COLUMNS = (Column("today", label=TODAY), Column("last_week", label=LAST_WEEK, dashed=True))
 
 
 def _trend(indicator: Indicator) -> Panel:
@@ -140,14 +156,11 @@ def _trend(indicator: Indicator) -> Panel:
         "timeseries",
         indicator.name_vi,
         f"{indicator.name_en} per hour today (Vietnam time) and, dashed, on the same weekday "
-        "one week earlier (whole day, shifted onto today).",
+        "one week earlier (whole day, shifted onto today). Dashed line: the 766 target.",
         Query(
-            _trend_sql(
-                "sum(numerator) / nullIf(sum(denominator), 0)",
-                f"indicator = {sql.quote(indicator.id)}",
-            ),
+            _trend_sql(indicator.id, count=False),
             Format.TIME_SERIES,
-            ("time", "series", "value"),
+            ("time", "today", "last_week"),
         ),
         unit=PERCENT,
         width=6,
@@ -156,26 +169,25 @@ def _trend(indicator: Indicator) -> Panel:
         max_value=1.0,
         interval="1h",
         thresholds=indicator.thresholds,
-        columns=(Column(LAST_WEEK, dashed=True),),
+        columns=TREND_COLUMNS,
     )
 
 
 def _volume() -> Panel:
-    first = INDICATOR_LIST[0]
     return Panel(
         "timeseries",
         "Hồ sơ tiếp nhận theo giờ",
         "Dossiers received per hour today and, dashed, on the same weekday one week earlier.",
         Query(
-            _trend_sql("sum(denominator)", f"indicator = {sql.quote(first.id)}"),
+            _trend_sql(INDICATOR_LIST[0].id, count=True),
             Format.TIME_SERIES,
-            ("time", "series", "value"),
+            ("time", "today", "last_week"),
         ),
         unit=COUNT,
         width=24,
         height=7,
         interval="1h",
-        columns=(Column(LAST_WEEK, dashed=True),),
+        columns=TREND_COLUMNS,
     )
 
 

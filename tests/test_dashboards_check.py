@@ -197,17 +197,18 @@ def test_period_rates_and_changes_equal_rates(loaded: Loaded) -> None:
 
 
 def test_hourly_trend_is_today_against_last_week(loaded: Loaded) -> None:
-    rows = run_panels(loaded, MONTH_START, AS_OF)["chiso766-tong-quan:Hồ sơ tiếp nhận theo giờ"]
-    today = {r["time"] for r in rows if r["series"] == "Hôm nay"}
-    before = {r["time"] for r in rows if r["series"] == "Cùng ngày tuần trước"}
-    assert today and before and len(before) >= len(today)
-    received = sum(r["value"] for r in rows if r["series"] == "Hôm nay")
-    assert (
-        received
-        == hourly_sums(loaded.settings, "2024-06-04", "2024-06-04T15:00:00+07:00")[
-            "online_filing"
-        ].denominator
-    )
+    panels = run_panels(loaded, MONTH_START, AS_OF)
+    rows = panels["chiso766-tong-quan:Hồ sơ tiếp nhận theo giờ"]
+    today = [r for r in rows if r["today"] is not None]
+    assert today and all(r["last_week"] is not None for r in rows if r["today"] is None)
+    hours = {r["time"] for r in rows}
+    assert len(hours) == len(rows)  # one row per hour, both days side by side
+    received = hourly_sums(loaded.settings, "2024-06-04", "2024-06-04T15:00:00+07:00")
+    before = hourly_sums(loaded.settings, "2024-05-28", "2024-05-29")
+    assert sum(r["today"] for r in today) == received["online_filing"].denominator
+    assert sum(r["last_week"] or 0 for r in rows) == before["online_filing"].denominator
+    filing = panels["chiso766-tong-quan:Tỷ lệ hồ sơ trực tuyến"]
+    assert len(filing) == len(rows)
 
 
 @pytest.mark.parametrize("level", ["department", "district", "commune"])
