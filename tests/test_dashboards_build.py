@@ -226,3 +226,24 @@ def test_benchmarks_get_every_panels_expanded_sql() -> None:
         assert "$__" not in sql and "bench." in sql, title
     district = panel_sql_for("bench", REFERENCE, 0, 3_600_000, unit_code="H70.21")
     assert any("'H70.21'" in sql for _, sql in district)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["dashboards", "check", "--unit", "H99"], "unknown unit 'H99'"),
+        (["dashboards", "check", "--from", "yesterday"], "expected 2024-06-03"),
+        (["dashboards", "check", "--from", "2024-06-05", "--to", "2024-06-04"], "before --to"),
+        (["dashboards", "build"], "--out"),
+        (["dashboards", "push", "--grafana-url", "ftp://x"], "http://HOST:PORT"),
+    ],
+)
+def test_bad_input_is_a_usage_error(args: list[str], message: str) -> None:
+    result = CliRunner(env={"CHISO766_GRAFANA_TOKEN": "t"}).invoke(cli, args)
+    assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_every_command_explains_itself_with_examples() -> None:
+    for command in ("build", "check", "push"):
+        result = CliRunner().invoke(cli, ["dashboards", command, "--help"])
+        assert result.exit_code == 0 and "Example" in result.output

@@ -113,6 +113,8 @@ def check(
     if unit_code and not reference.has_unit(unit_code):
         raise click.BadParameter(f"unknown unit {unit_code!r}", param_hint="--unit")
     unit = reference.unit(unit_code) if unit_code else reference.root
+    if from_ms is not None and to_ms is not None and from_ms >= to_ms:
+        raise click.BadParameter("--from must be before --to", param_hint="--from")
     store = open_store(settings)
     try:
         require_results(store, settings.database, settings.namespace)
