@@ -22,7 +22,7 @@ from pipeline.reference import LEVEL_NAMES
 
 UID = "chiso766-don-vi"
 UNIT = "${unit:singlequote}"
-DAY_S = 86400
+HOUR_S = 3600
 
 
 def level_variable(levels: Sequence[str]) -> QueryVariable:
@@ -112,9 +112,10 @@ def unit_dashboard(db_variable: Variable, levels: Sequence[str], depth: int) -> 
 
 
 def _over_time(indicator: Indicator, under: str) -> Panel:
-    """One rate per hour, or per day (Vietnam time) when Grafana's interval reaches a day."""
+    """One rate per hour, or per day (Vietnam time) when Grafana asks for fewer points than
+    there are hours (its interval, at least the panel's 1h, is then above an hour)."""
     bucket = (
-        f"if($__interval_s >= {DAY_S}, toUInt32(toStartOfDay(bucket_start, '{sql.TZ}')), "
+        f"if($__interval_s > {HOUR_S}, toUInt32(toStartOfDay(bucket_start, '{sql.TZ}')), "
         "toUInt32(bucket_start))"
     )
     query = (

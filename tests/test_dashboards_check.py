@@ -13,7 +13,7 @@ import json
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -33,7 +33,7 @@ from pipeline.rates import HEADLINE, INDICATORS, Counts, roll_up, totals, weakes
 from pipeline.reference import LEVEL_NAMES, load_reference
 from pipeline.settings import Settings
 from pipeline.validation import validate_event
-from pipeline.windows import parse_time
+from pipeline.windows import HOUR_MS, parse_time, to_local, to_ms
 from sinks import schema
 from sinks.hourly import refresh_all
 from sinks.reference_tables import store_reference
@@ -288,6 +288,30 @@ def test_unit_drill_down_equals_rates_for_the_unit_and_its_children(loaded: Load
                                           {"level": "district", "unit": DISTRICT}) if q.title == "$unit"]  # fmt: skip
     options = loaded.store.query(variables[0].sql)
     assert {code for code, _ in options} == {u.code for u in REFERENCE.units_at("district")}
+
+
+def epoch_ms(value: Any) -> int:
+    """A DateTime without time zone as either engine returns it (both run in UTC here)."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return to_ms(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+
+
+def test_unit_rates_over_time_are_hourly_or_daily_sums(loaded: Loaded) -> None:
+    title = "chiso766-don-vi:Tỷ lệ hồ sơ trực tuyến"
+    hourly = run_panels(loaded, TODAY, AS_OF)[title]  # a short range: one point per hour
+    times = [epoch_ms(r["time"]) for r in hourly]
+    assert len(times) == len(set(times)) > 1 and all(t % HOUR_MS == 0 for t in times)
+    assert all(TODAY <= t < AS_OF for t in times)
+    daily = run_panels(loaded, parse_time("2024-05-01"), NEXT_MONTH)[title]  # two months: days
+    days = [to_local(epoch_ms(r["time"])) for r in daily]
+    assert all((d.hour, d.minute) == (0, 0) for d in days)
+    by_day = {d.date(): row["value"] for d, row in zip(days, daily, strict=True)}
+    for day in (FIRST_DAY + timedelta(days=i) for i in range(9)):
+        sums = hourly_sums(loaded.settings, day.isoformat(), (day + timedelta(days=1)).isoformat())
+        filing = sums.get("online_filing", Counts())
+        if filing.denominator:  # the weekend has no receptions, hence no point
+            assert_rate(by_day.pop(day), filing)
+    assert not by_day
 
 
 def test_operations_panels_count_what_was_stored(loaded: Loaded) -> None:
