@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from dashboards.model import GREEN, ORANGE, RED, Thresholds
 from pipeline.rates import HEADLINE, INDICATOR_NAMES_EN, INDICATORS
-from pipeline.scoring.groups import GROUPS, Group, indicator_by_id
+from pipeline.scoring.groups import Group, indicator_by_id
 from pipeline.scoring.period import full_points_targets
 from pipeline.scoring.pipeline_inputs import PIPELINE_TO_766
 from pipeline.scoring.rules import EmptyDenominator, PointRule
@@ -57,10 +57,6 @@ def counted_items(group: Group) -> tuple[Indicator, ...]:
     """The group's 766 items that the pipeline counts (the part of its score SQL can compute)."""
     by_item = {i.item_766: i for i in INDICATOR_LIST}
     return tuple(by_item[item.id] for item in group.indicators if item.id in by_item)
-
-
-def score_groups() -> tuple[Group, ...]:
-    return GROUPS
 
 
 def points_if_empty(rule: PointRule) -> float:

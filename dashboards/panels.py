@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from dashboards import sql
-from dashboards.indicators import INDICATOR_LIST, Indicator, counted_items, score_groups
+from dashboards.indicators import INDICATOR_LIST, Indicator, counted_items
 from dashboards.model import (
     COUNT,
     GREEN,
+    ORANGE,
     PERCENT,
     POINTS,
     RED,
@@ -19,6 +21,7 @@ from dashboards.model import (
     Query,
     Thresholds,
 )
+from pipeline.scoring.groups import GROUPS
 
 NO_POINTS = "CAST(NULL AS Nullable(Float64))"
 """A group none of whose items the pipeline counts."""
@@ -99,36 +102,47 @@ def ranking_table(
     )
 
 
-def _points_parts(where: str) -> tuple[str, list[str], list[float], list[float], list[str]]:
-    """Per-group points expressions over the buckets matching ``where``."""
-    groups = score_groups()
-    names, group_points, available, maxima = [], [], [], []
-    for group in groups:
+@dataclass(frozen=True)
+class _GroupPoints:
+    """SQL for the 766 groups' points over some buckets: ``source`` sums each indicator's counts
+    (``n_<id>``, ``d_<id>``) in one row; ``points`` holds one expression per group on it."""
+
+    source: str
+    names: tuple[str, ...]
+    points: tuple[str, ...]
+    available_max: tuple[float, ...]
+    max_points: tuple[float, ...]
+
+
+def _group_points(where: str) -> _GroupPoints:
+    names, points, available, maxima = [], [], [], []
+    for group in GROUPS:
         items = counted_items(group)
         names.append(sql.quote(group.name_vi))
         maxima.append(float(group.max_points))
         available.append(float(sum(i.rule.max_points for i in items)))
         parts = [sql.points(i, f"n_{i.id}", f"d_{i.id}") for i in items]
-        group_points.append(f"toNullable(round({' + '.join(parts)}, 2))" if parts else NO_POINTS)
+        points.append(f"toNullable(round({' + '.join(parts)}, 2))" if parts else NO_POINTS)
     sums = ", ".join(
         f"{sql.count(i.id, 'numerator')} AS n_{i.id}, {sql.count(i.id)} AS d_{i.id}"
         for i in INDICATOR_LIST
     )
-    inner = f"SELECT {sums} FROM {sql.HOURLY} WHERE denominator > 0 AND {where}"
-    return inner, names, available, maxima, group_points
+    source = f"SELECT {sums} FROM {sql.HOURLY} WHERE denominator > 0 AND {where}"
+    return _GroupPoints(source, tuple(names), tuple(points), tuple(available), tuple(maxima))
 
 
 def group_scores_table(title: str, description: str, where: str, width: int = 18) -> Panel:
     """One row per 766 group: points of the items the pipeline counts, their maximum, the
     group's full maximum. Groups with nothing countable show empty points."""
-    inner, names, available, maxima, group_points = _points_parts(where)
+    g = _group_points(where)
     query = (
         "SELECT group_name, points, available_max, max_points FROM (\n"
-        f"  SELECT [{', '.join(group_points)}] AS all_points\n"
-        f"  FROM ({inner})\n"
+        f"  SELECT [{', '.join(g.points)}] AS all_points\n"
+        f"  FROM ({g.source})\n"
         ")\n"
-        f"ARRAY JOIN all_points AS points, [{', '.join(names)}] AS group_name,\n"
-        f"  [{', '.join(map(str, available))}] AS available_max, [{', '.join(map(str, maxima))}] AS max_points"
+        f"ARRAY JOIN all_points AS points, [{', '.join(g.names)}] AS group_name,\n"
+        f"  [{', '.join(map(str, g.available_max))}] AS available_max,\n"
+        f"  [{', '.join(map(str, g.max_points))}] AS max_points"
     )
     return Panel(
         "table",
@@ -148,10 +162,12 @@ def group_scores_table(title: str, description: str, where: str, width: int = 18
 
 
 def total_score_stat(title: str, description: str, where: str, width: int = 6) -> Panel:
-    inner, _names, available, _maxima, group_points = _points_parts(where)
-    known = [p for p in group_points if p != NO_POINTS]
-    query = f"SELECT assumeNotNull(round({' + '.join(known)}, 2)) AS points FROM ({inner})"
-    top = sum(available)
+    """The sum of the groups' countable points; orange from half of what is countable, green
+    from 80% of it (a reading aid: 766 itself has no such bands)."""
+    g = _group_points(where)
+    known = [p for p in g.points if p != NO_POINTS]
+    query = f"SELECT assumeNotNull(round({' + '.join(known)}, 2)) AS points FROM ({g.source})"
+    top = sum(g.available_max)
     return Panel(
         "stat",
         title,
@@ -163,6 +179,6 @@ def total_score_stat(title: str, description: str, where: str, width: int = 6) -
         decimals=2,
         min_value=0.0,
         max_value=top,
-        thresholds=Thresholds(base=RED, steps=((top * 0.5, "orange"), (top * 0.8, GREEN))),
+        thresholds=Thresholds(base=RED, steps=((top * 0.5, ORANGE), (top * 0.8, GREEN))),
         columns=(Column("points", label=f"Điểm / {top:g}"),),
     )

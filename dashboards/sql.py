@@ -51,9 +51,10 @@ def points(indicator: Indicator, num: str, den: str) -> str:
     Rounding is ClickHouse's ``round``, which may differ from the portal's half-up on the exact
     double by 0.01 at an exact tie; ``chiso766 score`` is the reference figure."""
     rule = indicator.rule
-    pct = f"100 * {num} / {den}"
+    # The same operations in the same order as pipeline.scoring.rules, so the doubles agree.
+    pct = f"({num} / {den} * 100)"
     if rule.rate_decimals is not None:
-        pct = f"round({pct}, {rule.rate_decimals})"
+        pct = f"round({num} / {den} * 100, {rule.rate_decimals})"
     value = f"least({float(rule.max_points)}, {float(rule.max_points)} * {pct} / {float(rule.full_at_pct)})"
     return f"if({den} = 0, {points_if_empty(rule)}, round(greatest(0., {value}), 2))"
 
