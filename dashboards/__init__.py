@@ -1,1 +1,5 @@
-"""Grafana side of chiso766: provisioning files for the ClickHouse data source (docker-compose.yml)."""
+"""Grafana side of chiso766: a panel model rendered to dashboard JSON, checked and provisioned.
+
+Import the module you need (``model``, ``render``, ``build``, ``queries``, ``macros``,
+``lint``, ``push``); nothing is re-exported here.
+"""

@@ -14,7 +14,19 @@ INDICATORS: dict[str, str] = {
     "portal_sync": "Tỷ lệ đồng bộ",
 }
 """Indicator id -> Vietnamese label, in the leaders' order."""
+INDICATOR_NAMES_EN: dict[str, str] = {
+    "online_filing": "Online filing rate",
+    "online_payment": "Online payment rate",
+    "e_result": "Electronic result rate",
+    "digitization": "Digitisation rate",
+    "data_reuse": "Digitised data reuse rate",
+    "portal_sync": "National portal sync rate",
+}
+"""Indicator id -> English label (dashboard descriptions, docs); same keys as INDICATORS."""
 HEADLINE = ("online_filing", "online_payment", "e_result", "digitization")
+WEAKEST_COUNT = 5
+WEAKEST_MIN_DENOMINATOR = 10
+"""A rate takes part in "weakest" only with at least this many dossiers behind it."""
 
 HourlyRow = tuple[str, str, int, int, int]
 """(unit_code, indicator, bucket_start_ms, numerator, denominator) for one leaf unit and hour."""
@@ -63,8 +75,8 @@ def weakest(
     rolled: UnitTotals,
     units: Iterable[str],
     indicators: Iterable[str] = HEADLINE,
-    count: int = 5,
-    min_denominator: int = 10,
+    count: int = WEAKEST_COUNT,
+    min_denominator: int = WEAKEST_MIN_DENOMINATOR,
 ) -> list[str]:
     """The ``count`` units with the lowest mean rate over ``indicators``.
 

@@ -31,6 +31,13 @@ PROCEDURES_FILE = "procedures.csv"
 OnlineLevel = Literal["full", "partial", "none"]
 ONLINE_LEVELS: tuple[OnlineLevel, ...] = ("full", "partial", "none")
 UNIT_COLUMNS = ("code", "name", "level", "parent")
+LEVEL_NAMES: dict[str, tuple[str, str]] = {
+    "province": ("Tỉnh", "Province"),
+    "department": ("Sở, ban, ngành", "Departments"),
+    "district": ("Huyện, thị xã, thành phố", "Districts"),
+    "commune": ("Xã, phường, thị trấn", "Communes"),
+}
+"""Unit level -> (Vietnamese, English) label for people; another province's own levels show as is."""
 PROCEDURE_COLUMNS = (
     "code",
     "name",

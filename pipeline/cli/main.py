@@ -8,6 +8,7 @@ import sys
 import click
 
 from pipeline.cli import (
+    dashboards,
     demo,
     generate,
     ingest,
@@ -46,6 +47,7 @@ cli.add_command(score.score)
 cli.add_command(generate.generate)
 cli.add_command(ingest.ingest)
 cli.add_command(reference.reference)
+cli.add_command(dashboards.dashboards)
 
 
 def main() -> None:

@@ -1,0 +1,204 @@
+"""SQL pieces the panels share, in the subset ClickHouse 18.16 and current ClickHouse both run.
+
+Every number comes from ``${db}.hourly_counts FINAL WHERE denominator > 0``; a rate is always
+``sum(numerator) / sum(denominator)`` (NULL on an empty denominator), never a mean of rates.
+Time bounds use the plugin's ``$__fromTime`` / ``$__toTime`` with a half-open range
+``[from, to)`` on the hour buckets, the same range ``chiso766 rates`` sums (``$__timeFilter``
+would include a bucket that starts exactly at ``to``). Units roll up through the ``units``
+table: a unit's counts are those of every leaf unit in its subtree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from dashboards.indicators import Indicator, points_if_empty
+
+TZ = "Asia/Ho_Chi_Minh"
+DB = "${db}"
+HOURLY = f"{DB}.hourly_counts FINAL"
+UNITS = f"{DB}.units FINAL"
+WEEK_S = 7 * 86400
+FROM, TO = "$__fromTime", "$__toTime"
+
+
+def quote(text: str) -> str:
+    """A ClickHouse string literal."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def in_range(start: str, end: str, column: str = "bucket_start") -> str:
+    return f"{column} >= {start} AND {column} < {end}"
+
+
+def rate(
+    indicator: str, condition: str = "", num: str = "numerator", den: str = "denominator"
+) -> str:
+    """sum(num) / sum(den) of one indicator's rows (and ``condition``), NULL when 0 / 0."""
+    where = f"indicator = {quote(indicator)}" + (f" AND {condition}" if condition else "")
+    return f"sumIf({num}, {where}) / nullIf(sumIf({den}, {where}), 0)"
+
+
+def count(indicator: str, column: str = "denominator") -> str:
+    return f"sumIf({column}, indicator = {quote(indicator)})"
+
+
+def points(indicator: Indicator, num: str, den: str) -> str:
+    """The indicator's 766 points (2 decimals) from summed counts, as the point rule says:
+    ``min(max, max * rate% / full_at%)``, the empty-denominator policy when ``den`` is 0.
+
+    Rounding is ClickHouse's ``round``, which may differ from the portal's half-up on the exact
+    double by 0.01 at an exact tie; ``chiso766 score`` is the reference figure."""
+    rule = indicator.rule
+    # The same operations in the same order as pipeline.scoring.rules, so the doubles agree.
+    pct = f"({num} / {den} * 100)"
+    if rule.rate_decimals is not None:
+        pct = f"round({num} / {den} * 100, {rule.rate_decimals})"
+    value = f"least({float(rule.max_points)}, {float(rule.max_points)} * {pct} / {float(rule.full_at_pct)})"
+    return f"if({den} = 0, {points_if_empty(rule)}, round(greatest(0., {value}), 2))"
+
+
+def leaf_totals(where: str) -> str:
+    """Per leaf unit and indicator: counts ``n`` / ``d`` summed over the buckets matching ``where``.
+
+    (Not aliased ``numerator``/``denominator``: ClickHouse resolves a WHERE name to a SELECT
+    alias first, and ``denominator > 0`` would then test the aggregate.)"""
+    return (
+        "SELECT unit_code AS leaf, indicator, sum(numerator) AS n, sum(denominator) AS d\n"
+        f"  FROM {HOURLY}\n"
+        f"  WHERE denominator > 0 AND {where}\n"
+        "  GROUP BY leaf, indicator"
+    )
+
+
+def ancestry(depth: int) -> str:
+    """(leaf, ancestor) for every unit and each unit of its roll-up chain, itself included.
+
+    ``depth`` is the longest chain of parents in the province (2: commune, district, province);
+    one self-join of ``units`` per level, as 18.16 has no recursive queries."""
+    columns = ["leaf"] + [f"a{i}" for i in range(1, depth + 1)]
+    query = f"SELECT code AS leaf, parent AS a1 FROM {UNITS}"
+    for level in range(2, depth + 1):
+        kept = ", ".join(columns[:level])
+        query = (
+            f"SELECT {kept}, a{level} FROM ({query}) AS chain{level} "
+            f"ANY LEFT JOIN (SELECT code AS a{level - 1}, parent AS a{level} FROM {UNITS}) "
+            f"AS up{level} USING a{level - 1}"
+        )
+    return (
+        f"SELECT leaf, arrayJoin(arrayFilter(x -> x != '', [{', '.join(columns)}])) AS ancestor "
+        f"FROM ({query})"
+    )
+
+
+def leaves_under(unit_sql: str, depth: int) -> str:
+    """Condition: ``unit_code`` is a leaf in the subtree of the unit ``unit_sql`` (an SQL string)."""
+    return f"unit_code IN (SELECT leaf FROM ({ancestry(depth)}) WHERE ancestor = {unit_sql})"
+
+
+def rolled_totals(where: str, depth: int, units_where: str) -> str:
+    """Per unit matching ``units_where`` (on ``units``) and indicator: counts of its subtree."""
+    return (
+        "SELECT ancestor AS code, indicator, sum(n) AS numerator, sum(d) AS denominator\n"
+        f"FROM ({leaf_totals(where)}) AS leaves\n"
+        f"ALL INNER JOIN ({ancestry(depth)}) AS ancestors USING leaf\n"
+        f"WHERE ancestor IN (SELECT code FROM {UNITS} WHERE {units_where})\n"
+        "GROUP BY code, indicator"
+    )
+
+
+def wide_rates(indicators: Sequence[Indicator], *, with_points: bool = True) -> list[str]:
+    """One column per indicator (its rate), then ``received`` and the summed 766 ``points``."""
+    columns = [f"{rate(i.id)} AS {i.id}" for i in indicators]
+    columns.append(f"{count(indicators[0].id)} AS received")
+    if with_points:
+        parts = [
+            points(i, count(i.id, "numerator"), count(i.id, "denominator")) for i in indicators
+        ]
+        columns.append(f"round({' + '.join(parts)}, 2) AS points")
+    return columns
+
+
+@dataclass(frozen=True)
+class Period:
+    """A to-date period ending at ``$__toTime`` and the same span of the period before."""
+
+    key: str
+    title: str
+    before_title: str
+    description: str
+    start: str
+    before_start: str
+    before_end: str
+
+
+def _month_like(
+    key: str, title: str, before: str, description: str, trunc: str, add: str
+) -> Period:
+    start = f"toUInt32(toDateTime({trunc}({TO}, '{TZ}'), '{TZ}'))"
+    before_start = f"toUInt32(toDateTime({add}({trunc}({TO}, '{TZ}'), -1), '{TZ}'))"
+    before_end = f"least({before_start} + (toUInt32({TO}) - {start}), {start})"
+    return Period(
+        key,
+        title,
+        before,
+        description,
+        f"toDateTime({start})",
+        f"toDateTime({before_start})",
+        f"toDateTime({before_end})",
+    )
+
+
+PERIODS: tuple[Period, ...] = (
+    Period(
+        "today",
+        "Hôm nay",
+        "cùng ngày tuần trước",
+        "today (Vietnam time) up to the end of the time range; compared with the same hours "
+        "of the same weekday one week earlier (filing follows the day of the week)",
+        f"toStartOfDay({TO}, '{TZ}')",
+        f"toDateTime(toUInt32(toStartOfDay({TO}, '{TZ}')) - {WEEK_S})",
+        f"toDateTime(toUInt32({TO}) - {WEEK_S})",
+    ),
+    _month_like(
+        "mtd",
+        "Từ đầu tháng",
+        "cùng kỳ tháng trước",
+        "month to date up to the end of the time range; compared with the same span from the "
+        "first of the previous month (cut at the month's end)",
+        "toStartOfMonth",
+        "addMonths",
+    ),
+    _month_like(
+        "ytd",
+        "Từ đầu năm",
+        "cùng kỳ năm trước",
+        "year to date up to the end of the time range; compared with the same span of the "
+        "previous year",
+        "toStartOfYear",
+        "addYears",
+    ),
+)
+
+
+def period_rates(period: Period, indicators: Sequence[Indicator], change: bool) -> str:
+    """One row: each indicator's rate over the period, or (``change``) its change against the
+    period before in rate points (0.05 = 5 percentage points)."""
+    if change:
+        columns = [
+            f"{rate(i.id, 'is_now')} - {rate(i.id, 'NOT is_now')} AS {i.id}" for i in indicators
+        ]
+    else:
+        columns = [f"{rate(i.id, 'is_now')} AS {i.id}" for i in indicators]
+    names = ", ".join(quote(i.id) for i in indicators)
+    return (
+        "SELECT\n  " + ",\n  ".join(columns) + "\n"
+        "FROM (\n"
+        f"  SELECT indicator, numerator, denominator, bucket_start >= {period.start} AS is_now\n"
+        f"  FROM {HOURLY}\n"
+        f"  WHERE denominator > 0 AND indicator IN ({names})\n"
+        f"    AND (({in_range(period.start, TO)})\n"
+        f"      OR ({in_range(period.before_start, period.before_end)}))\n"
+        ")"
+    )
