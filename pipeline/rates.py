@@ -14,6 +14,15 @@ INDICATORS: dict[str, str] = {
     "portal_sync": "Tỷ lệ đồng bộ",
 }
 """Indicator id -> Vietnamese label, in the leaders' order."""
+INDICATORS_EN: dict[str, str] = {
+    "online_filing": "Dossiers filed online",
+    "online_payment": "Fees paid online",
+    "e_result": "Electronic results",
+    "digitization": "Dossiers digitised",
+    "data_reuse": "Digitised data reused",
+    "portal_sync": "Synced to the national portal",
+}
+"""Indicator id -> English label (secondary to the Vietnamese one), same keys as INDICATORS."""
 HEADLINE = ("online_filing", "online_payment", "e_result", "digitization")
 
 HourlyRow = tuple[str, str, int, int, int]
