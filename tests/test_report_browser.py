@@ -17,8 +17,10 @@ Screenshots (desktop and phone width) go to ``out/``.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -26,13 +28,14 @@ import time
 import urllib.request
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from pipeline.cli.demo import day_messages
 from pipeline.reference import load_reference
 from pipeline.settings import Settings
 from pipeline.validation import problem_of
@@ -48,6 +51,7 @@ pytestmark = pytest.mark.integration
 REFERENCE = load_reference()
 START, DAYS = date(2024, 6, 3), 5
 PERIOD, AS_OF = "2024-06", "2024-06-30T23:59:59+07:00"
+DEMO_DAY = date(2024, 6, 3)
 OUT = REPO / "out"
 INDICATORS = ("online_filing", "online_payment", "e_result", "digitization", "data_reuse",
               "portal_sync")  # fmt: skip
@@ -63,7 +67,7 @@ def lines() -> list[bytes]:
     return generated_lines(REFERENCE, START, DAYS)
 
 
-def _oracle_hourly(lines: list[bytes]) -> dict[tuple[str, str, str], tuple[int, int]]:
+def _oracle_hourly(lines: Sequence[bytes]) -> dict[tuple[str, str, str], tuple[int, int]]:
     return recompute(
         lines,
         units=REFERENCE.unit_codes,
@@ -73,11 +77,12 @@ def _oracle_hourly(lines: list[bytes]) -> dict[tuple[str, str, str], tuple[int, 
     ).hourly
 
 
-def _oracle_period(lines: list[bytes], month: str) -> dict[Key, tuple[int, int]]:
-    """(unit, indicator) -> summed counts over the month, each unit including all below it."""
+def _oracle_period(lines: Sequence[bytes], prefix: str) -> dict[Key, tuple[int, int]]:
+    """(unit, indicator) -> counts summed over the hours starting with ``prefix`` (a month or
+    a day), each unit including all below it."""
     out: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
     for (unit, indicator, bucket), (numerator, denominator) in _oracle_hourly(lines).items():
-        if not bucket.startswith(month):
+        if not bucket.startswith(prefix):
             continue
         code: str | None = unit
         while code is not None:
@@ -332,17 +337,58 @@ def test_the_live_page_follows_new_rows(lines: list[bytes], local_stack: Setting
         store.close()
 
 
-def _assert_figures(html: str, expected: dict[Key, tuple[int, int]]) -> int:
-    """Check the province's headline figures against ``expected`` (when given); return the
-    province's online filing denominator as shown."""
-    root = REFERENCE.root.code
-    shown = {
+def test_demo_serve_shows_the_streamed_day(kafka_settings: Settings, tmp_path: Path) -> None:
+    """`chiso766 demo --serve`: the worker and the report share one process and one embedded
+    store; once the day is streamed, the page shows the oracle's numbers for that day."""
+    settings = kafka_settings.replace(store="embedded", chdb_path=str(tmp_path / "chdb"))
+    env = {**os.environ, "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "demo", *settings_flags(settings), "--serve",
+         "--port", "0", "--rate", "0"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        assert demo.stdout is not None
+        url, output = None, []
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            line = demo.stdout.readline().decode(errors="replace")
+            assert line, "the demo ended early:\n" + "".join(output[-30:])
+            output.append(line)
+            if found := re.search(r"report: (http://127\.0\.0\.1:\d+/)", line):
+                url = found.group(1)
+                assert chromium.dump_dom(url).console_messages == []  # while it streams
+            if "Still serving" in line:
+                break
+        assert url is not None, "".join(output[-30:])
+        page = chromium.dump_dom(url)
+        assert page.console_messages == []
+        lines = [value for _, _, value in day_messages(settings, REFERENCE, DEMO_DAY, 766)]
+        oracle = _oracle_period(lines, DEMO_DAY.isoformat())
+        root = REFERENCE.root.code
+        shown = _shown(page.stdout)
+        for indicator in INDICATORS:
+            assert shown[root, indicator] == oracle[root, indicator], indicator
+    finally:
+        demo.send_signal(signal.SIGINT)
+        demo.wait(timeout=60)
+
+
+def _shown(html: str) -> dict[Key, tuple[int, int]]:
+    return {
         (f.attrs["data-unit"], f.attrs["data-indicator"]): (
             int(f.attrs["data-numerator"]),
             int(f.attrs["data-denominator"]),
         )
         for f in chromium.Elements(html).having("data-numerator")
     }
+
+
+def _assert_figures(html: str, expected: dict[Key, tuple[int, int]]) -> int:
+    """Check the province's headline figures against ``expected`` (when given); return the
+    province's online filing denominator as shown."""
+    root = REFERENCE.root.code
+    shown = _shown(html)
     for indicator in INDICATORS if expected else ():
         assert shown[root, indicator] == expected[root, indicator], indicator
     return shown[root, "online_filing"][1]

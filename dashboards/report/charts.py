@@ -114,36 +114,51 @@ def rate_chart(
     return "".join(parts).replace("{drawn}", str(drawn), 1)
 
 
-def group_chart(groups: Sequence[tuple[str, str, float, float, float]]) -> str:
+def group_chart(
+    groups: Sequence[tuple[str, str, float, float, float]], narrow: bool = False
+) -> str:
     """Horizontal bars, one per 766 group: (code, name, points, available max, max points).
 
     The bar's full length is the group's maximum; the light part is what the pipeline can
     compute, the solid part the points earned. A group the pipeline cannot compute at all
-    shows ``–``, never 0."""
-    row_h, label_w, width = 30, 210, 760
+    shows ``–``, never 0. ``narrow`` puts each label above its bar (for phones)."""
+    width = 360 if narrow else 760
+    label_w = 0 if narrow else 210
+    row_h = 44 if narrow else 30
+    bar_y = 20 if narrow else 4
     height = row_h * len(groups) + 24
-    scale = (width - label_w - 100) / max((g[4] for g in groups), default=1)
+    scale = (width - label_w - (125 if narrow else 140)) / max((g[4] for g in groups), default=1)
+    layout = "narrow" if narrow else "wide"
     parts = [
-        f'<svg class="chart group-chart" viewBox="0 0 {width} {height}" role="img" '
+        f'<svg class="chart group-chart {layout}" viewBox="0 0 {width} {height}" role="img" '
         f'data-points="{len(groups)}" xmlns="http://www.w3.org/2000/svg">'
         "<title>Điểm theo nhóm chỉ số / points by score group</title>"
     ]
     for row, (code, name, points, available_max, max_points) in enumerate(groups):
         y = 4 + row * row_h
-        parts.append(
-            f'<text class="bar-label" x="{label_w - 6}" y="{y + 17}" text-anchor="end">'
+        label = (
+            f'<text class="bar-label" x="0" y="{y + 13}">{escape(name)}</text>'
+            if narrow
+            else f'<text class="bar-label" x="{label_w - 6}" y="{y + 17}" text-anchor="end">'
             f"{escape(_short(name, 30))}</text>"
-            f'<rect class="bar-max" x="{label_w}" y="{y + 4}" width="{max_points * scale:.1f}" height="18" rx="3"/>'
-            f'<rect class="bar-available" x="{label_w}" y="{y + 4}" width="{available_max * scale:.1f}" height="18" rx="3"/>'
-            f'<rect class="bar-points" x="{label_w}" y="{y + 4}" width="{points * scale:.1f}" height="18" rx="3" '
-            f'data-group="{escape(code)}"/>'
-            f'<text class="bar-value" x="{label_w + max_points * scale + 6:.1f}" y="{y + 18}">'
+        )
+        top = y + bar_y
+        parts.append(
+            label + f'<rect class="bar-max" x="{label_w}" y="{top}" '
+            f'width="{max_points * scale:.1f}" height="18" rx="3"/>'
+            f'<rect class="bar-available" x="{label_w}" y="{top}" '
+            f'width="{available_max * scale:.1f}" height="18" rx="3"/>'
+            f'<rect class="bar-points" x="{label_w}" y="{top}" width="{points * scale:.1f}" '
+            f'height="18" rx="3" data-group="{escape(code)}"/>'
+            f'<text class="bar-value" x="{label_w + max_points * scale + 6:.1f}" y="{top + 14}">'
             f"{_group_value(points, available_max, max_points)}</text>"
         )
-    axis_y = height - 14
-    parts.append(
-        f'<text class="axis-label" x="{label_w}" y="{axis_y + 10}">điểm / points · (…) tối đa / max · – chưa tính được / not computable</text></svg>'
+    legend = (
+        "điểm · (…) tối đa · – chưa tính được"
+        if narrow
+        else "điểm / points · (…) tối đa / max · – chưa tính được / not computable"
     )
+    parts.append(f'<text class="axis-label" x="{label_w}" y="{height - 4}">{legend}</text></svg>')
     return "".join(parts)
 
 

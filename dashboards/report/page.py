@@ -88,16 +88,18 @@ def points_text(value: float) -> str:
 
 
 def period_text(report: Report) -> str:
-    """``Tháng 06/2024``, ``Quý 2/2024``, ``Năm 2024`` or ``03/06/2024 – 05/06/2024``."""
+    """``Tháng 06/2024 (01/06/2024 – 30/06/2024)``, ``Quý 2/2024 (…)``, ``Năm 2024 (…)``,
+    ``03/06/2024 – 05/06/2024`` or ``Ngày 03/06/2024``."""
     label = report.period_label
-    if len(label) == 7 and label[4] == "-" and label[5:].isdigit():
-        return f"Tháng {label[5:]}/{label[:4]}"
-    if "-Q" in label.upper():
-        return f"Quý {label[-1]}/{label[:4]}"
-    if len(label) == 4 and label.isdigit():
-        return f"Năm {label}"
     first, last = to_local(report.start_ms), to_local(report.end_ms - 1)
-    return f"{first:%d/%m/%Y} – {last:%d/%m/%Y}"
+    days = f"{first:%d/%m/%Y} – {last:%d/%m/%Y}"
+    if len(label) == 7 and label[4] == "-" and label[5:].isdigit():
+        return f"Tháng {label[5:]}/{label[:4]} ({days})"
+    if "-Q" in label.upper():
+        return f"Quý {label[-1]}/{label[:4]} ({days})"
+    if len(label) == 4 and label.isdigit():
+        return f"Năm {label} ({days})"
+    return f"Ngày {first:%d/%m/%Y}" if first.date() == last.date() else days
 
 
 # --- sections ----------------------------------------------------------------------------------
@@ -115,8 +117,8 @@ def _header(report: Report, live: bool) -> str:
         '<header class="top"><div class="kicker">Chỉ số 766 · Quyết định 766/QĐ-TTg · '
         f"{escape(report.province)}</div><h1>{escape(report.unit_name)} {badge}</h1>"
         '<div><span class="en">Leaders\' report — Decision 766 service-delivery indicators</span></div>'
-        f'<div class="meta"><span>Kỳ / period: <b>{period_text(report)}</b></span>'
-        f"<span>{rfc3339(report.start_ms)} → {rfc3339(report.end_ms)}</span>"
+        f'<div class="meta"><span title="{rfc3339(report.start_ms)} → {rfc3339(report.end_ms)}">'
+        f"Kỳ / period: <b>{period_text(report)}</b></span>"
         f"<span>Cấp / level: {escape(level_vi)} ({escape(report.unit_code)})</span>"
         f'<span>Dữ liệu đến / data up to: <b class="stored-until">{stored}</b></span></div></header>'
     )
@@ -176,9 +178,10 @@ def _legend() -> str:
 def _score(report: Report) -> str:
     level_vi, level_en = LEVELS.get(report.unit_level, (report.unit_level, report.unit_level))
     missing = [code for g in report.groups for code in g.missing]
-    chart = group_chart(
-        [(g.code, g.name, g.available_points, g.available_max, g.max_points) for g in report.groups]
-    )
+    bars = [
+        (g.code, g.name, g.available_points, g.available_max, g.max_points) for g in report.groups
+    ]
+    chart = group_chart(bars) + group_chart(bars, narrow=True)
     rank = (
         f"Hạng / rank <b>{report.rank}</b> / {report.rank_of} ({escape(level_vi.lower())} / {level_en})"
         if report.rank_of > 1

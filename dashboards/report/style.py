@@ -61,6 +61,7 @@ svg.good .dot { stroke: var(--good); } svg.warn .dot { stroke: var(--warn); } sv
 svg .bar-max { fill: #f1f3f6; } svg .bar-available { fill: #d9e2ec; } svg .bar-points { fill: var(--brand); }
 svg .bar-label { fill: var(--ink); font-size: 14px; } svg .bar-value { fill: var(--ink); font-size: 14px; font-weight: 700; }
 svg.group-chart .axis-label { font-size: 12px; }
+svg.group-chart.narrow { display: none; }
 .score { display: grid; grid-template-columns: minmax(220px, 300px) 1fr; gap: 16px; align-items: center;
   background: var(--paper); border-radius: 10px; padding: 16px; box-shadow: 0 1px 3px rgba(20, 30, 45, .10); break-inside: avoid; }
 .score .big { color: var(--brand); font-size: 46px; }
@@ -94,6 +95,8 @@ footer { color: var(--muted); font-size: 12.5px; border-top: 1px solid var(--lin
   .cards { grid-template-columns: 1fr; gap: 10px; }
   .big { font-size: 36px; }
   .score { grid-template-columns: 1fr; }
+  svg.group-chart.wide { display: none; }
+  svg.group-chart.narrow { display: block; }
   .cols-2 { grid-template-columns: 1fr; }
   th, td { padding: 5px 6px; }
   td.name { min-width: 150px; }
