@@ -237,8 +237,12 @@ def test_every_chart_is_drawn(lines: list[bytes], rendered: tuple[chromium.Run, 
         assert int(chart.attrs["data-points"]) == days[chart.attrs["data-indicator"]] == DAYS
     vertices = [len(re.findall(r"[ML]", p.attrs["d"])) for p in elements.with_class("path", "line")]
     assert sum(vertices) == DAYS * len(INDICATORS)
+    # The score groups: one chart for wide screens and paper, one for phones, 6 groups each.
+    groups = elements.with_class("svg", "group-chart")
+    assert [g.attrs["data-points"] for g in groups] == ["6", "6"]
     bars = elements.with_class("rect", "bar-points")
-    assert len(bars) == 6 and any(float(b.attrs["width"]) > 0 for b in bars)
+    assert len(bars) == 12 and len({b.attrs["data-group"] for b in bars}) == 6
+    assert any(float(b.attrs["width"]) > 0 for b in bars)
 
 
 def test_no_console_message_and_no_network(

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from dashboards.report.charts import group_chart, rate_chart, status_of, tick_label
-from dashboards.report.model import build_report, step_starts, trend_step
+from dashboards.report.model import build_report, previous_bounds, step_starts, trend_step
 from dashboards.report.page import int_text, pct_text, render_page
 from pipeline.rates import INDICATORS, Counts
 from pipeline.reference import load_reference
@@ -39,6 +39,21 @@ def _at(text: str) -> int:
 )
 def test_trend_step_by_period_length(start: str, end: str, step: str) -> None:
     assert trend_step(_at(start), _at(end)) == step
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "before"),
+    [
+        ("2024-06-01", "2024-07-01", "2024-05-01"),
+        ("2024-01-01", "2024-02-01", "2023-12-01"),
+        ("2024-04-01", "2024-07-01", "2024-01-01"),
+        ("2024-01-01", "2025-01-01", "2023-01-01"),
+        ("2024-06-03", "2024-06-06", "2024-05-31"),
+        ("2024-03-01", "2024-03-05", "2024-02-26"),
+    ],
+)
+def test_the_period_before(start: str, end: str, before: str) -> None:
+    assert previous_bounds(_at(start), _at(end)) == (_at(before), _at(start))
 
 
 def test_step_starts_follow_the_calendar_in_vietnam_time() -> None:
@@ -158,7 +173,9 @@ def test_the_group_chart_never_shows_a_missing_group_as_zero() -> None:
 
 
 def test_the_page_is_self_contained_and_vietnamese_first() -> None:
-    report = build_report(REFERENCE, "H70", "2024-06", *JUNE, _rows(), _stepped(), None)
+    may = [(A, "online_filing", period_bounds("2024-05")[0], 1, 2)]
+    report = build_report(REFERENCE, "H70", "2024-06", *JUNE, _rows(), _stepped(), None, may)
+    assert report.previous["online_filing"] == Counts(1, 2)
     html = render_page(report, version="v1")
     assert html.startswith("<!DOCTYPE html>") and '<html lang="vi">' in html
     assert "<b>Tháng 06/2024 (01/06/2024 – 30/06/2024)</b>" in html
@@ -166,6 +183,8 @@ def test_the_page_is_self_contained_and_vietnamese_first() -> None:
     assert set(re.findall(r"https?://[^\s\"'<>]+", html)) == {"http://www.w3.org/2000/svg"}
     figure = re.search(r'data-unit="H70" data-indicator="online_filing"[^>]*>([^<]+)<', html)
     assert figure is not None and figure.group(1) == "72,2%"
+    assert "▲ +22,2 điểm % so với kỳ trước (50,0%)" in html  # 13/18 against 1/2
+    assert "Kỳ trước: chưa có hồ sơ" in html  # the other indicators had no dossiers in May
     assert html.count('class="chart rate-chart') == len(INDICATORS)
     live = render_page(report, version="v1", live=True)
     assert "<script>" in live and "version.json" in live and "TRỰC TIẾP" in live

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from pipeline.rates import HEADLINE, INDICATORS, Counts, HourlyRow, roll_up, totals, weakest
 from pipeline.reference import Reference
@@ -86,6 +87,9 @@ class Report:
     targets_pct: Mapping[str, float]
     """Indicator -> the rate that earns full 766 points (the colour thresholds)."""
     headline: Mapping[str, Counts]
+    previous: Mapping[str, Counts]
+    """The report unit's counts over the period before (``previous_bounds``), for the change."""
+    previous_start_ms: int
     trends: tuple[Trend, ...]
     available_points: float
     available_max: float
@@ -99,6 +103,22 @@ class Report:
     stakes: tuple[StakeLine, ...]
     gain_if_all: float
     """Points gained if every unit under the report unit reached the targets."""
+
+
+def previous_bounds(start_ms: int, end_ms: int) -> tuple[int, int]:
+    """The period just before [start_ms, end_ms): as many calendar months back when both
+    bounds are month starts in Vietnam time (June -> May, Q2 -> Q1, 2024 -> 2023), else the
+    same length back."""
+    first, after = to_local(start_ms), to_local(end_ms)
+    if _is_month_start(first) and _is_month_start(after):
+        months = (after.year - first.year) * 12 + after.month - first.month
+        index = first.year * 12 + first.month - 1 - months
+        return to_ms(first.replace(year=index // 12, month=index % 12 + 1)), start_ms
+    return start_ms - (end_ms - start_ms), start_ms
+
+
+def _is_month_start(moment: datetime) -> bool:
+    return (moment.day, moment.hour, moment.minute, moment.second) == (1, 0, 0, 0)
 
 
 def trend_step(start_ms: int, end_ms: int) -> str:
@@ -131,11 +151,13 @@ def build_report(
     summed: Iterable[HourlyRow],
     stepped: Iterable[HourlyRow],
     stored_until_ms: int | None,
+    previous: Iterable[HourlyRow] = (),
 ) -> Report:
     """Assemble the report of ``unit_code`` (and every unit below it) for [start_ms, end_ms).
 
     ``summed``: leaf rows summed over the period (``sinks.reader.summed_rows``); ``stepped``:
-    leaf rows summed per trend step (``sinks.reader.stepped_rows`` with ``trend_step``)."""
+    leaf rows summed per trend step (``sinks.reader.stepped_rows`` with ``trend_step``);
+    ``previous``: leaf rows summed over ``previous_bounds`` (for the change against it)."""
     summed = list(summed)
     scores = score_period(summed, start_ms, end_ms, reference)
     rolled = roll_up(totals(summed, start_ms, end_ms), reference.ancestry)
@@ -144,6 +166,8 @@ def build_report(
     own = scores.units[unit_code]
     targets = full_points_targets(scores.counted)
     below = reference.descendants(unit_code)
+    previous_start, _ = previous_bounds(start_ms, end_ms)
+    before = roll_up(totals(previous, previous_start, start_ms), reference.ancestry)
     return Report(
         unit_code=unit_code,
         unit_name=reference.unit(unit_code).name,
@@ -157,6 +181,8 @@ def build_report(
         indicators=indicators,
         targets_pct={k: targets[k] for k in indicators if k in targets},
         headline={i: rolled.get(unit_code, {}).get(i, Counts()) for i in indicators},
+        previous={i: before.get(unit_code, {}).get(i, Counts()) for i in indicators},
+        previous_start_ms=previous_start,
         trends=_trends(reference, unit_code, stepped, start_ms, end_ms, step, indicators),
         available_points=own.card.available_points,
         available_max=own.card.available_max,

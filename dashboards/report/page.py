@@ -148,11 +148,31 @@ def _headline(report: Report) -> str:
             f'<div class="figure-row">{_figure(report.unit_code, indicator, counts, "big")}'
             f'<span class="badge {status}">{label_vi} <span class="en">· {label_en}</span></span></div>'
             f'<div class="counts">{int_text(counts.numerator)} / {int_text(counts.denominator)} hồ sơ'
-            f" · {target_text}</div>{chart}</article>"
+            f" · {target_text}</div>{_change(counts, report.previous[indicator])}{chart}</article>"
         )
     return (
         '<section id="headline"><h2>Tỷ lệ chính <span class="en">Headline rates</span></h2>'
         f'{_legend()}<div class="cards">{"".join(cards)}</div></section>'
+    )
+
+
+def _change(now: Counts, before: Counts) -> str:
+    """``▲ +2,1 điểm % so với kỳ trước (55,5%)``, or that the period before has no dossiers."""
+    if before.rate is None:
+        return (
+            '<div class="change flat">Kỳ trước: chưa có hồ sơ '
+            '<span class="en">· previous period: no dossiers</span></div>'
+        )
+    if now.rate is None:
+        return f'<div class="change flat">Kỳ trước / previous: {pct_text(before)}</div>'
+    delta = 100 * (now.rate - before.rate)
+    arrow, css = (
+        ("▲", "up") if delta >= 0.05 else ("▼", "down") if delta <= -0.05 else ("■", "flat")
+    )
+    delta_text = f"{delta:+.1f}".replace(".", ",")
+    return (
+        f'<div class="change {css}">{arrow} {delta_text} điểm % so với kỳ trước '
+        f'({pct_text(before)})<span class="en"> · vs previous</span></div>'
     )
 
 

@@ -39,6 +39,8 @@ h2 .en { font-size: 14px; margin-left: 6px; }
 .good .big, .cell.good { color: var(--good); } .warn .big, .cell.warn { color: var(--warn); }
 .bad .big, .cell.bad { color: var(--bad); } .none .big { color: var(--none); }
 .counts { color: var(--muted); font-size: 13px; }
+.change { font-size: 12.5px; font-weight: 600; margin-top: 2px; }
+.change.up { color: var(--good); } .change.down { color: var(--bad); } .change.flat { color: var(--muted); font-weight: 400; }
 .badge { display: inline-block; border-radius: 99px; padding: 1px 9px; font-size: 12px; font-weight: 600; }
 .badge.good { background: var(--good-bg); color: var(--good); }
 .badge.warn { background: var(--warn-bg); color: var(--warn); }
@@ -104,17 +106,23 @@ footer { color: var(--muted); font-size: 12.5px; border-top: 1px solid var(--lin
 @media print {
   @page { size: A4; margin: 12mm 10mm; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-  body { background: #fff; font-size: 11pt; }
-  header.top { padding: 10px 0 8px; background: none; color: var(--ink); border-bottom: 3px solid var(--brand); }
+  body { background: #fff; font-size: 10pt; }
+  header.top { padding: 0 0 8px; background: none; color: var(--ink); border-bottom: 3px solid var(--brand); }
   header.top .en { color: var(--muted); }
+  header.top h1 { font-size: 20pt; }
   .live { display: none; }
   main { max-width: none; padding: 10px 0 0; }
   .card, .score, .panel { box-shadow: none; border: 1px solid var(--line); }
-  .cards { grid-template-columns: repeat(3, 1fr); gap: 8px; }
-  .big { font-size: 28px; }
+  .cards { grid-template-columns: repeat(2, 1fr); gap: 8px; }
+  .big { font-size: 26pt; }
+  .score { grid-template-columns: 1fr; }
+  .score .big { font-size: 30pt; }
   .panel { overflow: visible; }
-  section { break-inside: auto; }
-  h2 { break-after: avoid; }
-  th, td { padding: 3px 5px; }
+  h2 { break-after: avoid; font-size: 14pt; }
+  table { font-size: 7.5pt; }
+  th { font-size: 7pt; min-width: 0; }
+  th, td { padding: 2px 3px; }
+  td.name { min-width: 0; }
+  .cell small { font-size: 6.5pt; }
 }
 """

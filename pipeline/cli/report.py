@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from dashboards.report.model import Report, build_report, trend_step
+from dashboards.report.model import Report, build_report, previous_bounds, trend_step
 from dashboards.report.page import render_page
 from dashboards.report.server import ReportServer, digest_of
 from pipeline.cli.options import with_settings
@@ -46,13 +46,14 @@ class PeriodChoice:
 def read_report(
     store: Store, database: str, reference: Reference, unit_code: str, period: PeriodChoice
 ) -> Report:
-    """Read what the report needs from the store and build it (three queries)."""
+    """Read what the report needs from the store and build it (four queries)."""
     stored_until = stream_time_ms(store, database)
     label, start_ms, end_ms = period.resolve(stored_until)
     summed = summed_rows(store, database, start_ms, end_ms)
     stepped = stepped_rows(store, database, start_ms, end_ms, trend_step(start_ms, end_ms))
+    previous = summed_rows(store, database, *previous_bounds(start_ms, end_ms))
     return build_report(
-        reference, unit_code, label, start_ms, end_ms, summed, stepped, stored_until
+        reference, unit_code, label, start_ms, end_ms, summed, stepped, stored_until, previous
     )
 
 
