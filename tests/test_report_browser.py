@@ -101,11 +101,13 @@ def _oracle_days(lines: list[bytes], month: str) -> dict[str, int]:
     return {indicator: len(found) for indicator, found in days.items()}
 
 
-def _rates_cli(settings: Settings, *args: str) -> dict[Key, tuple[int, int]]:
-    """What `chiso766 rates --json --window mtd` prints at the end of the month, per unit."""
+def _rates_cli(settings: Settings, *args: str, mtd: bool = True) -> dict[Key, tuple[int, int]]:
+    """What `chiso766 rates --json` prints per unit (by default month to date at the end of
+    the month, i.e. the whole month)."""
+    window = ["--window", "mtd", "--as-of", AS_OF] if mtd else []
     out = subprocess.run(
         [sys.executable, "-m", "pipeline", "rates", *settings_flags(settings), "--json",
-         "--window", "mtd", "--as-of", AS_OF, *args],
+         *window, *args],
         cwd=REPO, capture_output=True, check=True, timeout=120,
     )  # fmt: skip
     return {
@@ -226,6 +228,36 @@ def test_figures_equal_rates_cli_and_the_oracle(
     assert oracle[root, "online_filing"][1] > 1000, "the page shows a real volume of dossiers"
     print(f"checked {len(figures)} figures; province: "
           + ", ".join(f"{i} {oracle[root, i][0]}/{oracle[root, i][1]}" for i in INDICATORS))  # fmt: skip
+
+
+def test_one_district_over_one_day(loaded: Settings, tmp_path: Path) -> None:
+    """--unit and --from/--to: the district's figures and its communes' equal `rates` over the
+    same 24 hours, and the trends are hourly."""
+    path = tmp_path / "district.html"
+    subprocess.run(
+        [sys.executable, "-m", "pipeline", "report", *settings_flags(loaded), "--unit", "H70.21",
+         "--from", "2024-06-05", "--to", "2024-06-06", "--out", str(path)],
+        cwd=REPO, check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    server = _Recorder({"/district.html": path.read_bytes()})
+    try:
+        run = chromium.dump_dom(server.url + "district.html")
+    finally:
+        server.close()
+    assert run.console_messages == []
+    window = ["--window", "24h", "--as-of", "2024-06-05T23:59:00+07:00"]
+    expected = _rates_cli(loaded, "--unit", "H70.21", *window, mtd=False)
+    expected.update(_rates_cli(loaded, "--level", "commune", *window, mtd=False))
+    figures = chromium.Elements(run.stdout).having("data-numerator")
+    units = {f.attrs["data-unit"] for f in figures}
+    assert units == {"H70.21", *REFERENCE.descendants("H70.21")}
+    for figure in figures:
+        key = (figure.attrs["data-unit"], figure.attrs["data-indicator"])
+        shown = (int(figure.attrs["data-numerator"]), int(figure.attrs["data-denominator"]))
+        assert shown == expected[key], key
+    assert expected["H70.21", "online_filing"][1] > 0
+    charts = chromium.Elements(run.stdout).with_class("svg", "rate-chart")
+    assert len(charts) == 6 and run.stdout.count("giờ / hour") == 6
 
 
 def test_every_chart_is_drawn(lines: list[bytes], rendered: tuple[chromium.Run, list[str]]) -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import socket
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
 from pipeline.cli.main import cli
 from pipeline.settings import Settings
+from sinks.store import Store
 from tests.stream_harness import settings_flags
 
 
@@ -38,3 +42,21 @@ def test_an_unknown_namespace_says_so(local_stack: Settings) -> None:
     )
     assert result.exit_code != 0
     assert "nothing stored for namespace 't-never-written'" in str(result.exception)
+
+
+@pytest.mark.integration
+def test_an_empty_period_renders_and_a_busy_port_is_one_line(
+    store: Store, store_settings: Settings, tmp_path: Path
+) -> None:
+    flags = settings_flags(store_settings)
+    out = tmp_path / "empty.html"
+    result = CliRunner().invoke(cli, ["report", *flags, "--period", "2023-01", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    assert "Tháng 01/2023" in html and 'data-denominator="0"' in html
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        result = CliRunner().invoke(cli, ["report", *flags, "--serve", "--port", port])
+    assert result.exit_code != 0 and f"cannot listen on 127.0.0.1:{port}" in result.output
