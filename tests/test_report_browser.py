@@ -260,6 +260,32 @@ def test_one_district_over_one_day(loaded: Settings, tmp_path: Path) -> None:
     assert len(charts) == 6 and run.stdout.count("giờ / hour") == 6
 
 
+def test_score_and_points_at_stake_equal_the_score_command(
+    loaded: Settings, rendered: tuple[chromium.Run, list[str]]
+) -> None:
+    def score(*args: str) -> dict:
+        out = subprocess.run(
+            [sys.executable, "-m", "pipeline", "score", *settings_flags(loaded), "--period",
+             PERIOD, "--json", *args],
+            cwd=REPO, capture_output=True, check=True, timeout=120,
+        )  # fmt: skip
+        return dict(json.loads(out.stdout))
+
+    elements = chromium.Elements(rendered[0].stdout)
+    (points,) = [e for e in elements.having("data-points") if "score-points" in e.attrs["class"]]
+    province = score("--unit", REFERENCE.root.code)["units"][0]
+    assert points.attrs["data-points"] == f"{province['available_points']:.2f}"
+    assert points.text.strip() == f"{province['available_points']:.2f}".replace(".", ",")
+    stakes = [
+        (e.attrs["data-unit"], float(e.attrs["data-gain"])) for e in elements.having("data-gain")
+    ]
+    ranked = [(u["unit_code"], u["gain_points"]) for u in score("--at-stake")["units"]]
+    assert stakes and len(stakes) <= 8
+    assert [code for code, _ in stakes] == [code for code, _ in ranked[: len(stakes)]]
+    for (_, shown), (_, expected) in zip(stakes, ranked, strict=False):
+        assert shown == pytest.approx(expected, abs=1e-4)
+
+
 def test_every_chart_is_drawn(lines: list[bytes], rendered: tuple[chromium.Run, list[str]]) -> None:
     elements = chromium.Elements(rendered[0].stdout)
     charts = elements.with_class("svg", "rate-chart")

@@ -57,11 +57,7 @@ def rate_chart(
     def y_of(pct: float) -> float:
         return TOP + plot_h * (1 - pct / 100)
 
-    parts = [
-        f'<svg class="chart rate-chart {status}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-        f'data-indicator="{indicator}" data-points="{{drawn}}" '
-        f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
-    ]
+    parts: list[str] = []
     for pct in (0, 25, 50, 75, 100):
         y = y_of(pct)
         parts.append(
@@ -111,7 +107,12 @@ def rate_chart(
         f'<text class="axis-label" x="9" y="{TOP + plot_h / 2:.1f}" text-anchor="middle" '
         f'transform="rotate(-90 9 {TOP + plot_h / 2:.1f})">tỷ lệ / rate</text></svg>'
     )
-    return "".join(parts).replace("{drawn}", str(drawn), 1)
+    head = (
+        f'<svg class="chart rate-chart {status}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'data-indicator="{indicator}" data-points="{drawn}" '
+        f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
+    )
+    return head + "".join(parts)
 
 
 def group_chart(

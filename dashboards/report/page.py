@@ -252,7 +252,8 @@ def _stake_row(position: int, stake: StakeLine, keys: Iterable[str]) -> str:
             else '<td class="cell none">–</td>'
         )
     return (
-        f'<tr><td class="rank">{position}</td><td class="name">{escape(stake.name)}'
+        f'<tr data-unit="{escape(stake.code)}" data-gain="{stake.gain_points:.4f}">'
+        f'<td class="rank">{position}</td><td class="name">{escape(stake.name)}'
         f'<span class="code">{escape(stake.code)}</span></td>'
         f'<td class="gain">+{points_text(stake.gain_points)}</td>{"".join(cells)}</tr>'
     )
