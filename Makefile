@@ -3,7 +3,7 @@ VENV   ?= .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin
 
-.PHONY: install demo test lint stack-up stack-down
+.PHONY: install demo test lint stack-up stack-down browser
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,11 @@ lint: install
 	$(BIN)/ruff format --check pipeline streams sinks dashboards tests benchmarks
 	$(BIN)/mypy pipeline streams sinks dashboards
 
-test: install
+# Debian's headless Chromium for the report's browser tests (tests/test_report_browser.py).
+browser:
+	tools/install-chromium.sh
+
+test: install browser
 	$(BIN)/chiso766 stack up
 	$(MAKE) lint
 	$(BIN)/pytest

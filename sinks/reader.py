@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import calendar
+
 from pipeline.errors import SinkError
 from pipeline.rates import HourlyRow
 from sinks.store import Store
@@ -58,3 +60,42 @@ def dead_letter_counts(store: Store, database: str) -> dict[str, int]:
         "GROUP BY kind ORDER BY kind"
     )
     return {str(kind): int(count) for kind, count in rows}
+
+
+STEP_SQL = {
+    "hour": "toUInt32(bucket_start)",
+    "day": "intDiv(toUInt32(bucket_start) + 25200, 86400)",
+    "month": "toYYYYMM(bucket_start)",
+}
+"""Trend step -> the SQL key of a bucket (hour: epoch s; day: Vietnam day number; month: YYYYMM)."""
+
+
+def stepped_rows(
+    store: Store, database: str, start_ms: int, end_ms: int, step: str
+) -> list[HourlyRow]:
+    """Like ``hourly_rows`` but summed per ``step`` (hour, day or month, Vietnam time), each row
+    stamped with the start of its step in epoch ms. For trend charts over long periods.
+
+    Raises KeyError for an unknown step."""
+    rows = store.query(
+        f"""SELECT unit_code, indicator, {STEP_SQL[step]} AS step_key,
+                   sum(numerator), sum(denominator)
+            FROM {database}.indicator_hourly
+            WHERE bucket_start >= toDateTime({start_ms // 1000})
+              AND bucket_start < toDateTime({end_ms // 1000})
+            GROUP BY unit_code, indicator, step_key
+            ORDER BY unit_code, indicator, step_key"""
+    )
+    return [
+        (str(u), str(i), _step_start_ms(step, int(k)), int(n), int(d)) for u, i, k, n, d in rows
+    ]
+
+
+def _step_start_ms(step: str, key: int) -> int:
+    if step == "hour":
+        return key * 1000
+    if step == "day":
+        return key * 86_400_000 - 25_200_000
+    year, month = divmod(key, 100)
+    # Midnight of the 1st in Vietnam time (UTC+7, no daylight saving).
+    return (calendar.timegm((year, month, 1, 0, 0, 0)) - 25200) * 1000

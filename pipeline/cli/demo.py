@@ -6,6 +6,7 @@ import contextlib
 import threading
 import time
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console, Group
@@ -13,8 +14,10 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from dashboards.report.server import ReportServer
 from pipeline import broker
 from pipeline.cli.options import with_settings
+from pipeline.cli.report import PeriodChoice, page_of, read_report
 from pipeline.generator.noise import Noise
 from pipeline.generator.profile import profile_named
 from pipeline.generator.stream import generate_batches
@@ -25,6 +28,9 @@ from pipeline.validation import record_ms_for
 from pipeline.windows import DAY_MS, parse_time
 from sinks.reader import dead_letter_counts, summed_rows
 from streams.worker import WorkerCounters
+
+if TYPE_CHECKING:
+    from streams.entry import Worker
 
 REFRESH_S = 1.0
 
@@ -37,8 +43,11 @@ REFRESH_S = 1.0
 )
 @click.option("--rate", default=3000, show_default=True,
               help="Events per second sent to Kafka, so the table visibly fills (0: as fast as possible).")  # fmt: skip
+@click.option("--serve", is_flag=True,
+              help="Also show the leaders' report live on http://127.0.0.1:PORT/ (served by this process).")  # fmt: skip
+@click.option("--port", default=8766, show_default=True, help="Port for --serve.")
 @with_settings
-def demo(settings: Settings, day: str, seed: int, rate: int) -> None:
+def demo(settings: Settings, day: str, seed: int, rate: int, serve: bool, port: int) -> None:
     """Stream a realistic day of the demo province through Kafka and the worker, live.
 
     Starts the local Kafka if needed (the results go to the embedded ClickHouse, so no server
@@ -48,7 +57,14 @@ def demo(settings: Settings, day: str, seed: int, rate: int) -> None:
     of the province and the five weakest units as the numbers come in. Finishes in about a
     minute; afterwards inspect the same data with `chiso766 rates --namespace <printed name>`.
 
-    Example: chiso766 demo --date 2024-06-10 --rate 0
+    With --serve the leaders' report of the simulated day is served on 127.0.0.1 from this
+    process (the embedded store admits one process) and refreshes itself as rows are stored;
+    the demo keeps serving after the stream ends, until Ctrl-C.
+
+    \b
+    Examples:
+      chiso766 demo --date 2024-06-10 --rate 0
+      chiso766 demo --serve            then open http://127.0.0.1:8766/
     """
     console = Console()
     if (
@@ -75,6 +91,9 @@ def demo(settings: Settings, day: str, seed: int, rate: int) -> None:
     from streams.entry import assemble
 
     worker = assemble(settings, reference=reference)
+    report_server = _start_report(worker, reference, parse_time(day), port) if serve else None
+    if report_server is not None:
+        console.print(f"Báo cáo / report: [bold cyan]{report_server.url}[/] (live)")
     sender = threading.Thread(target=_send, args=(settings, lines, rate), daemon=True)
     day_start = parse_time(day)
     view = _LiveView(console, reference, settings, len(lines))
@@ -105,6 +124,36 @@ def demo(settings: Settings, day: str, seed: int, rate: int) -> None:
         runner.execute_from_commandline()
     worker.dead_letters.close()
     view.print_summary()
+    if report_server is not None:
+        _keep_serving(console, report_server)
+
+
+def _start_report(worker: Worker, reference: Reference, day_start: int, port: int) -> ReportServer:
+    """Serve the day's report from the worker's own store, in a thread of this process."""
+    period = PeriodChoice(None, day_start, day_start + DAY_MS)
+
+    def snapshot() -> tuple[str, str]:
+        report = read_report(
+            worker.store, worker.settings.database, reference, reference.root.code, period
+        )
+        return page_of(report, live=True)
+
+    try:
+        server = ReportServer(snapshot, port)
+    except OSError as error:
+        raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {error.strerror}") from None
+    server.start()
+    return server
+
+
+def _keep_serving(console: Console, server: ReportServer) -> None:
+    console.print(f"Still serving the report on {server.url}; Ctrl-C stops.")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
 
 
 Message = tuple[str, bytes, bytes, int]

@@ -16,6 +16,7 @@ from pipeline.cli import (
     rates,
     reconcile,
     reference,
+    report,
     score,
     stack,
     worker,
@@ -44,6 +45,7 @@ cli.add_command(reconcile.reconcile)
 cli.add_command(worker.worker)
 cli.add_command(rates.rates)
 cli.add_command(score.score)
+cli.add_command(report.report)
 cli.add_command(generate.generate)
 cli.add_command(ingest.ingest)
 cli.add_command(reference.reference)

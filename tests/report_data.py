@@ -1,0 +1,76 @@
+"""Generated days loaded into a store through the worker's own core (no broker), for report tests.
+
+``python -m tests.report_data FILE.jsonl --namespace NS --store embedded --chdb-path DIR`` loads
+a file in a process of its own, so the embedded data directory is free again for the CLI
+processes the tests run afterwards (chdb admits one process per directory).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from pipeline.events import AnyEvent
+from pipeline.generator.noise import Noise
+from pipeline.generator.profile import profile_named
+from pipeline.generator.stream import generate_batches
+from pipeline.processing import BatchProcessor, Incoming
+from pipeline.reference import Reference, load_reference
+from pipeline.settings import Settings
+from pipeline.validation import validate_event
+from sinks import hourly, schema
+from sinks.store import open_store
+from sinks.writer import ResultWriter
+
+BATCH = 5_000
+
+
+def generated_lines(
+    reference: Reference, start: date, days: int, seed: int = 766, profile: str = "small"
+) -> list[bytes]:
+    """``days`` days of the province from ``start``, with duplicates, disorder and bad lines."""
+    noise = Noise(duplicates=0.03, disorder=0.05, bad_fraction=0.005)
+    batches = generate_batches(reference, seed=seed, start=start, days=days,
+                               profile=profile_named(profile), noise=noise)  # fmt: skip
+    return [line.encode() for batch in batches for line in batch.lines]
+
+
+def load_lines(settings: Settings, reference: Reference, lines: Sequence[bytes]) -> None:
+    """Process ``lines`` in batches as the worker does and store the rows; then fill
+    ``hourly_counts`` from the view (until the worker keeps it fresh itself)."""
+
+    def check(event: AnyEvent, now_ms: int) -> None:
+        validate_event(event, reference, now_ms)
+
+    store = open_store(settings)
+    try:
+        schema.migrate(store, settings.database)
+        processor = BatchProcessor(reference.result_is_document.__getitem__, check)
+        writer = ResultWriter(store, settings.database)
+        now_ms = int(time.time() * 1000)
+        for first in range(0, len(lines), BATCH):
+            chunk = lines[first : first + BATCH]
+            incoming = [Incoming(raw, f"file[0]@{first + i}") for i, raw in enumerate(chunk)]
+            writer.write(processor.process(incoming, now_ms), now_ms)
+        hourly.refresh_all(store, settings.database)
+    finally:
+        store.close()
+
+
+def main(argv: Sequence[str]) -> None:
+    path, *flags = argv
+    options = dict(zip(flags[::2], flags[1::2], strict=True))
+    settings = Settings.resolve(
+        {"namespace": options["--namespace"], "store": options.get("--store", "embedded"),
+         "chdb_path": options.get("--chdb-path"),
+         "clickhouse_port": int(options["--clickhouse-port"]) if "--clickhouse-port" in options else None}
+    )  # fmt: skip
+    lines = Path(path).read_bytes().splitlines()
+    load_lines(settings, load_reference(settings), lines)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
