@@ -13,14 +13,12 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from pipeline.events import AnyEvent
 from pipeline.generator.noise import Noise
 from pipeline.generator.profile import profile_named
 from pipeline.generator.stream import generate_batches
-from pipeline.processing import BatchProcessor, Incoming
+from pipeline.processing import Incoming, processor_for
 from pipeline.reference import Reference, load_reference
 from pipeline.settings import Settings
-from pipeline.validation import validate_event
 from sinks import hourly, schema
 from sinks.store import open_store
 from sinks.writer import ResultWriter
@@ -42,19 +40,17 @@ def load_lines(settings: Settings, reference: Reference, lines: Sequence[bytes])
     """Process ``lines`` in batches as the worker does and store the rows; then fill
     ``hourly_counts`` from the view (until the worker keeps it fresh itself)."""
 
-    def check(event: AnyEvent, now_ms: int) -> None:
-        validate_event(event, reference, now_ms)
-
     store = open_store(settings)
     try:
         schema.migrate(store, settings.database)
-        processor = BatchProcessor(reference.result_is_document.__getitem__, check)
+        processor = processor_for(reference, late_horizon_days=400)
         writer = ResultWriter(store, settings.database)
         now_ms = int(time.time() * 1000)
         for first in range(0, len(lines), BATCH):
             chunk = lines[first : first + BATCH]
-            incoming = [Incoming(raw, f"file[0]@{first + i}") for i, raw in enumerate(chunk)]
-            writer.write(processor.process(incoming, now_ms), now_ms)
+            # History from a file: no record timestamp, so only the contract's time range applies.
+            incoming = [Incoming(raw, f"file[0]@{first + i}", None) for i, raw in enumerate(chunk)]
+            writer.write(processor.process(incoming), now_ms)
         hourly.refresh_all(store, settings.database)
     finally:
         store.close()

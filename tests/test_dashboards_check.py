@@ -28,11 +28,10 @@ from pipeline.cli.main import cli
 from pipeline.generator.noise import Noise
 from pipeline.generator.profile import profile_named
 from pipeline.generator.stream import generate_batches
-from pipeline.processing import BatchProcessor, Incoming
+from pipeline.processing import Incoming, processor_for
 from pipeline.rates import HEADLINE, INDICATORS, Counts, roll_up, totals, weakest
 from pipeline.reference import LEVEL_NAMES, load_reference
 from pipeline.settings import Settings
-from pipeline.validation import validate_event
 from pipeline.windows import HOUR_MS, parse_time, to_local, to_ms
 from sinks import schema
 from sinks.hourly import refresh_all
@@ -68,10 +67,7 @@ def loaded(request: pytest.FixtureRequest, local_stack: Settings) -> Iterator[Lo
     store = open_store(settings)
     schema.migrate(store, settings.database)
     store_reference(store, settings.database, REFERENCE)
-    processor = BatchProcessor(
-        REFERENCE.result_is_document.__getitem__,
-        lambda event, now: validate_event(event, REFERENCE, now),
-    )
+    processor = processor_for(REFERENCE, late_horizon_days=400)
     writer = ResultWriter(store, settings.database)
     recorded_ms = parse_time("2024-06-04T12:00:00+07:00")
     archive: list[tuple[Any, ...]] = []
@@ -81,10 +77,10 @@ def loaded(request: pytest.FixtureRequest, local_stack: Settings) -> Iterator[Lo
                             profile=profile_named("small"),
                             noise=Noise(duplicates=0.03, bad_fraction=0.01))  # fmt: skip
     for day in days:
-        batch = [Incoming(line.encode(), f"dossier-events[0]@{offset + i}")
+        batch = [Incoming(line.encode(), f"dossier-events[0]@{offset + i}", None)
                  for i, line in enumerate(day.lines)]  # fmt: skip
         offset += len(batch)
-        result = processor.process(batch, now_ms=parse_time("2024-07-01"))
+        result = processor.process(batch)
         writer.write(result, recorded_ms=recorded_ms)
         archive += result.archive
         dead |= {d.source for d in result.dead_letters}

@@ -22,7 +22,7 @@ from pipeline.generator.stream import generate_batches
 from pipeline.reference import load_reference
 from pipeline.settings import Settings
 from pipeline.stack.clickhouse import LocalClickHouse
-from pipeline.validation import problem_of
+from pipeline.validation import meaning_problem
 from tests import stream_harness as harness
 from tests.oracle import recompute
 
@@ -38,21 +38,22 @@ def _spare_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _clean_lines() -> list[bytes]:
+def _clean_records() -> list[tuple[bytes, int]]:
+    """Three clean days, each line with its emission time as the record timestamp."""
     batches = generate_batches(REFERENCE, seed=912, start=date(2024, 6, 3), days=3,
                                profile=profile_named("small"))  # fmt: skip
-    lines = [line.encode() for batch in batches for line in batch.lines]
-    random.Random(3).shuffle(lines)
-    return lines
+    records = [(line.encode(), emitted_s * 1000) for batch in batches
+               for emitted_s, line, _, _ in batch.items]  # fmt: skip
+    random.Random(3).shuffle(records)
+    return records
 
 
-def _expected(lines: list[bytes]) -> list[dict[str, object]]:
+def _expected(records: list[tuple[bytes, int]]) -> list[dict[str, object]]:
     result = recompute(
-        lines,
+        records,
         units=REFERENCE.unit_codes,
         result_is_document=REFERENCE.result_is_document,
-        now_ms=int(time.time() * 1000),
-        semantic_check=lambda event, now: problem_of(event, REFERENCE, now),
+        semantic_check=lambda event: meaning_problem(event, REFERENCE),
     )
     assert not result.rejected, "this stream is poison-free"
     return result.rows()
@@ -89,10 +90,10 @@ def test_worker_waits_out_clickhouse_down_at_start_and_for_90_s_midstream(
         partitions=4,
     )
     clickhouse = LocalClickHouse(settings)
-    lines = _clean_lines()
-    half = len(lines) // 2
+    records = _clean_records()
+    half = len(records) // 2
     log = tmp_path / "worker.log"
-    harness.produce(settings, lines[:half])
+    harness.produce(settings, records[:half])
     # Started while its ClickHouse is down: it waits instead of failing.
     worker = harness.start_worker(settings, log)
     try:
@@ -109,7 +110,7 @@ def test_worker_waits_out_clickhouse_down_at_start_and_for_90_s_midstream(
         # 90 s without ClickHouse while the second half arrives.
         stopped_at = time.monotonic()
         assert clickhouse.down()
-        harness.produce(settings, lines[half:])
+        harness.produce(settings, records[half:])
         while time.monotonic() - stopped_at < OUTAGE_S:
             assert worker.poll() is None, log.read_text()
             time.sleep(5)
@@ -131,6 +132,6 @@ def test_worker_waits_out_clickhouse_down_at_start_and_for_90_s_midstream(
     # Exact numbers: read back from the restarted server.
     clickhouse.up()
     try:
-        assert harness.hourly_from_cli(settings) == _expected(lines)
+        assert harness.hourly_from_cli(settings) == _expected(records)
     finally:
         clickhouse.down()

@@ -38,7 +38,7 @@ import pytest
 from pipeline.cli.demo import day_messages
 from pipeline.reference import load_reference
 from pipeline.settings import Settings
-from pipeline.validation import problem_of
+from pipeline.validation import meaning_problem
 from sinks import schema
 from sinks.store import open_store
 from tests import chromium
@@ -72,8 +72,7 @@ def _oracle_hourly(lines: Sequence[bytes]) -> dict[tuple[str, str, str], tuple[i
         lines,
         units=REFERENCE.unit_codes,
         result_is_document=REFERENCE.result_is_document,
-        now_ms=int(time.time() * 1000),
-        semantic_check=lambda event, now: problem_of(event, REFERENCE, now),
+        semantic_check=lambda event: meaning_problem(event, REFERENCE),
     ).hourly
 
 
