@@ -7,13 +7,16 @@ import sys
 import click
 
 from pipeline.cli import (
+    dead_letters,
     demo,
+    diff,
     generate,
     ingest,
     migrate,
     rates,
     reconcile,
     reference,
+    replay,
     score,
     stack,
     worker,
@@ -42,6 +45,9 @@ cli.add_command(score.score)
 cli.add_command(generate.generate)
 cli.add_command(ingest.ingest)
 cli.add_command(reference.reference)
+cli.add_command(replay.replay)
+cli.add_command(diff.diff)
+cli.add_command(dead_letters.dead_letters)
 
 
 def main() -> None:
