@@ -23,10 +23,10 @@ from sinks import hourly, schema
 from sinks.store import open_store
 from tests import stream_harness as harness
 from tests.oracle import recompute
-from tests.test_replay import (  # noqa: F401  (fixture)
+from tests.replay_helpers import (
     NOW_MS,
     REFERENCE,
-    noisy_lines,
+    noisy_day_lines,
     oracle_rows,
     run_cli,
     stored_rows,
@@ -34,6 +34,11 @@ from tests.test_replay import (  # noqa: F401  (fixture)
 )
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def noisy_lines() -> list[bytes]:
+    return noisy_day_lines()
 
 
 def _without_unit(folder: Path, lines: list[bytes]) -> tuple[Path, str]:

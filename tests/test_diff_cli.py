@@ -19,7 +19,7 @@ from sinks.store import open_store
 from tests import stream_harness as harness
 from tests.events_factory import event, line, received
 from tests.oracle import recompute
-from tests.test_replay import REFERENCE, run_cli, write_lines
+from tests.replay_helpers import REFERENCE, run_cli, write_lines
 
 pytestmark = pytest.mark.integration
 

@@ -8,108 +8,34 @@ Noisy generated days (duplicates, re-sent facts, disorder, bad lines) go through
 
 from __future__ import annotations
 
-import json
-import random
-from collections import Counter
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from pipeline.cli.main import cli
-from pipeline.generator.noise import Noise
-from pipeline.generator.profile import profile_named
-from pipeline.generator.stream import generate_batches
-from pipeline.reference import load_reference
 from pipeline.settings import Settings
 from pipeline.windows import parse_time
 from sinks import schema
 from sinks.replays import notifications_muted, replays_of
-from sinks.store import Store, open_store
+from sinks.store import open_store
 from tests import stream_harness as harness
-from tests.oracle import bucket_start_of, recompute
+from tests.replay_helpers import (
+    noisy_day_lines,
+    oracle_rejected,
+    oracle_rows,
+    run_cli,
+    stored_dead_letters,
+    stored_rows,
+    summary_of,
+    write_lines,
+)
 
 pytestmark = pytest.mark.integration
 
-REFERENCE = load_reference()
-NOW_MS = 1_900_000_000_000  # the far-future check's "now" for the oracle; lines are from 2024
 
-
-@pytest.fixture(scope="module")
+@pytest.fixture
 def noisy_lines() -> list[bytes]:
-    noise = Noise(duplicates=0.08, disorder=0.15, bad_fraction=0.03)
-    batches = generate_batches(REFERENCE, seed=767, start=date(2024, 6, 3), days=4,
-                               profile=profile_named("small"), noise=noise)  # fmt: skip
-    lines = [line.encode() for batch in batches for line in batch.lines]
-    random.Random(2).shuffle(lines)
-    return lines
-
-
-def oracle_rows(lines: list[bytes], reference=REFERENCE) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
-    from pipeline.validation import problem_of
-
-    return recompute(
-        lines,
-        units=reference.unit_codes,
-        result_is_document=reference.result_is_document,
-        now_ms=NOW_MS,
-        semantic_check=lambda event, now: problem_of(event, reference, now),
-    ).rows()
-
-
-def oracle_rejected(lines: list[bytes]) -> Counter[str]:
-    from pipeline.validation import problem_of
-
-    return recompute(
-        lines,
-        units=REFERENCE.unit_codes,
-        result_is_document=REFERENCE.result_is_document,
-        now_ms=NOW_MS,
-        semantic_check=lambda event, now: problem_of(event, REFERENCE, now),
-    ).rejected
-
-
-def stored_rows(store: Store, database: str) -> list[dict[str, object]]:
-    """The target's hourly counts, read independently with plain SQL."""
-    rows = store.query(
-        f"""SELECT unit_code, indicator, toUInt64(toUInt32(bucket_start)) * 1000,
-                   numerator, denominator
-            FROM {database}.hourly_counts FINAL WHERE denominator > 0"""
-    )
-    out = [
-        {
-            "unit_code": str(u),
-            "indicator": str(i),
-            "bucket_start": bucket_start_of(int(b)),
-            "numerator": int(n),
-            "denominator": int(d),
-        }
-        for u, i, b, n, d in rows
-    ]
-    return sorted(out, key=lambda r: (r["unit_code"], r["indicator"], r["bucket_start"]))
-
-
-def stored_dead_letters(store: Store, database: str) -> Counter[str]:
-    rows = store.query(f"SELECT kind, uniqExact(source) FROM {database}.dead_letters GROUP BY kind")
-    return Counter({str(kind): int(n) for kind, n in rows})
-
-
-def run_cli(settings: Settings, *args: str) -> tuple[object, str]:
-    """Run a chiso766 command in this process (the embedded store allows one process)."""
-    result = CliRunner().invoke(
-        cli, [*args, *_flags(settings)], standalone_mode=False, catch_exceptions=False
-    )
-    return result.return_value, result.output
-
-
-def _flags(settings: Settings) -> list[str]:
-    return [
-        "--namespace", settings.namespace, "--store", settings.store,
-        "--kafka-port", str(settings.kafka_port), "--clickhouse-port", str(settings.clickhouse_port),
-        "--chdb-path", str(settings.chdb_dir),
-    ]  # fmt: skip
+    return noisy_day_lines()
 
 
 @pytest.fixture
@@ -123,15 +49,6 @@ def target(store_settings: Settings) -> Iterator[Settings]:
         schema.drop(opened, store_settings.database)
     finally:
         opened.close()
-
-
-def write_lines(path: Path, lines: list[bytes]) -> Path:
-    path.write_bytes(b"\n".join(lines) + b"\n")
-    return path
-
-
-def summary_of(output: str) -> dict[str, object]:
-    return json.loads(output.strip().splitlines()[-1])
 
 
 def test_replay_from_a_file_equals_the_oracle(
