@@ -47,14 +47,39 @@ def occurred_ms_of(raw: bytes) -> int | None:
     if start >= 0:
         start += len(_OCCURRED)
         end = raw.find(b'"', start)
-        try:
-            moment = datetime.fromisoformat(raw[start:end].decode())
-        except (ValueError, UnicodeDecodeError):
-            return None
-        return to_ms(moment) if moment.tzinfo is not None else None
+        text = raw[start:end]
+        if len(text) == 25 and text[19] in _SIGNS and text[10] == _T:
+            # 2024-06-03T08:15:42+07:00: one parse per (minute, offset), then add the seconds.
+            minute_ms = _minute_ms.get(text[:16] + text[19:])
+            if minute_ms is None:
+                minute_ms = _parse_ms(text[:16] + b":00" + text[19:])
+                if minute_ms is None:
+                    return None
+                if len(_minute_ms) >= _MINUTE_CACHE:
+                    _minute_ms.clear()
+                _minute_ms[text[:16] + text[19:]] = minute_ms
+            seconds = text[17:19]
+            if not seconds.isdigit() or int(seconds) > 59:
+                return None
+            return minute_ms + int(seconds) * 1000
+        return _parse_ms(text)
     try:
         moment = _occurred_decoder.decode(raw).occurred_at
     except (msgspec.DecodeError, UnicodeDecodeError):
+        return None
+    return to_ms(moment) if moment.tzinfo is not None else None
+
+
+_SIGNS = b"+-"
+_T = ord("T")
+_MINUTE_CACHE = 100_000
+_minute_ms: dict[bytes, int] = {}
+
+
+def _parse_ms(text: bytes) -> int | None:
+    try:
+        moment = datetime.fromisoformat(text.decode())
+    except (ValueError, UnicodeDecodeError):
         return None
     return to_ms(moment) if moment.tzinfo is not None else None
 
