@@ -74,7 +74,13 @@ def letters(
 
 
 def redriven_marks(store: Store, database: str) -> dict[int, int]:
-    """letter_id -> when it was first redriven (epoch ms)."""
+    """letter_id -> when it was first redriven (epoch ms); empty before schema migration 7."""
+    exists = store.query(
+        f"SELECT count() FROM system.tables WHERE database = '{database}' "
+        "AND name = 'dead_letters_redriven'"
+    )
+    if not int(exists[0][0]):
+        return {}
     rows = store.query(
         f"SELECT letter_id, min(redriven_ms) FROM {database}.dead_letters_redriven "
         "GROUP BY letter_id"

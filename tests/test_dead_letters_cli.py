@@ -20,7 +20,8 @@ from pipeline.reference import DEMO_PROVINCE_DIR, load_reference
 from pipeline.settings import Settings
 from pipeline.validation import problem_of
 from sinks import hourly, schema
-from sinks.store import open_store
+from sinks.dead_letters import letters
+from sinks.store import Store, open_store
 from tests import stream_harness as harness
 from tests.oracle import recompute
 from tests.replay_helpers import (
@@ -138,3 +139,22 @@ def test_list_filters_by_kind_and_time(store_settings: Settings, tmp_path: Path)
         schema.drop(store, store_settings.database)
     finally:
         store.close()
+
+
+def test_letters_of_a_namespace_without_the_marks_table_are_all_open(
+    store: Store, store_settings: Settings
+) -> None:
+    database = store_settings.database
+    store.execute(f"DROP TABLE {database}.dead_letters_redriven")
+    store.insert(
+        f"{database}.dead_letters",
+        ("source", "kind", "reason", "raw", "recorded_ms"),
+        [("t[0]@1", "not_json", "not JSON", "{", 1_000)],
+    )
+    (letter,) = letters(store, database)
+    assert (letter.source, letter.kind, letter.raw, letter.is_open) == (
+        "t[0]@1",
+        "not_json",
+        "{",
+        True,
+    )

@@ -21,6 +21,7 @@ from pipeline.errors import StackError
 from pipeline.redrive import RedrivePlan, plan_redrive
 from pipeline.settings import Settings
 from pipeline.windows import parse_time, rfc3339
+from sinks import schema
 from sinks.dead_letters import Letter, letters, mark_redriven
 from sinks.reader import require_results
 from sinks.store import Store, open_store
@@ -174,6 +175,7 @@ def redrive(
         found = letters(store, settings.database, kind=kind, since_ms=since_ms)
         plan = plan_redrive(((letter, letter.raw) for letter in found), reference, now_ms)
         if not dry_run and plan.resend:
+            schema.migrate(store, settings.database)  # the marks table (migration 7)
             _send(settings, store, plan, now_ms)
     finally:
         store.close()
