@@ -102,7 +102,9 @@ def run_naive(settings: Settings, expected: int, results: Any) -> None:
                 seen[1] = time.monotonic()
             seen[0] += 1
             try:
-                event = validate_event(decode_event(raw), reference, int(time.time() * 1000))
+                event = validate_event(
+                    decode_event(raw), reference, None, settings.late_horizon_days
+                )
             except DecodeError:
                 continue
             state = states.setdefault(event.dossier_id, DossierState(event.dossier_id))

@@ -7,12 +7,19 @@ the generator, ingest, replay and tests.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import time
 from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import (
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    TopicAlreadyExistsError,
+)
 
 from pipeline.errors import StackError
 from pipeline.settings import Settings
@@ -34,6 +41,15 @@ _TOPIC_OF_FAMILY = {
 HEADER_REASON = "chiso766.reason"
 HEADER_KIND = "chiso766.kind"
 HEADER_SOURCE = "chiso766.source"
+HEADER_TRUNCATED = "chiso766.truncated"
+"""Present on a dead letter sent truncated: the size in bytes of the original message."""
+HEADER_SHA256 = "chiso766.sha256"
+"""With ``chiso766.truncated``: the hex SHA-256 of the whole original message."""
+
+MAX_DEAD_LETTER_BYTES = 512 * 1024
+"""Dead letters up to this size are sent whole (the broker's default limit is 1 MiB)."""
+TRUNCATED_SIZES = (64 * 1024, 4 * 1024, 0)
+"""Sizes tried, in order, for a dead letter that is too large: the first the broker takes."""
 
 
 def topic_for_type(event_type: str) -> str:
@@ -149,8 +165,28 @@ def headers(reason: str, kind: str, source: str) -> list[tuple[str, bytes]]:
     ]
 
 
+def truncated(
+    raw: bytes, letter_headers: list[tuple[str, bytes]], size: int
+) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """The first ``size`` bytes of a too-large message, with headers naming its whole size and
+    SHA-256 so the original (stored whole in ClickHouse, or in the source file) can be matched."""
+    marks = [
+        (HEADER_TRUNCATED, str(len(raw)).encode()),
+        (HEADER_SHA256, hashlib.sha256(raw).hexdigest().encode()),
+    ]
+    return raw[:size], [*letter_headers, *marks]
+
+
+_TOO_LARGE = (MessageSizeTooLargeError, RecordListTooLargeError)
+
+
 class DeadLetterPublisher:
-    """Sends bad messages, with their original bytes and reason headers, to ``{ns}.dead-letters``."""
+    """Sends bad messages, with their original bytes and reason headers, to ``{ns}.dead-letters``.
+
+    Every send is checked. A letter larger than ``MAX_DEAD_LETTER_BYTES``, or one the broker
+    refuses as too large, is sent truncated (``truncated``); any other failure raises
+    StackError, so the caller stops before committing and nothing is lost.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.topic = settings.topic(DEAD_LETTERS)
@@ -159,16 +195,85 @@ class DeadLetterPublisher:
 
     def publish(self, letters: Iterable[tuple[bytes, str, str, str]]) -> int:
         """Send (raw, source, kind, reason) tuples and wait until the broker has them all."""
-        count = 0
+        pending = []
         for raw, source, kind, reason in letters:
-            if self._producer is None:
-                self._producer = new_producer(self._settings, acks="all", linger_ms=5)
-            self._producer.send(self.topic, value=raw, headers=headers(reason, kind, source))
-            count += 1
-        if count and self._producer is not None:
-            self._producer.flush()
-        return count
+            letter_headers = headers(reason, kind, source)
+            value = raw
+            if len(raw) > MAX_DEAD_LETTER_BYTES:
+                value, letter_headers = truncated(raw, letter_headers, TRUNCATED_SIZES[0])
+            pending.append((raw, source, kind, reason, self._send(value, letter_headers)))
+        if not pending:
+            return 0
+        with contextlib.suppress(KafkaError):  # each send's own outcome is checked below
+            self._producer_or_new().flush(timeout=60)
+        for raw, source, kind, reason, sent in pending:
+            try:
+                sent.get(timeout=60)
+            except _TOO_LARGE:
+                self._send_truncated(raw, headers(reason, kind, source), source)
+            except KafkaError as exc:
+                raise StackError(
+                    f"dead letter from {source} not accepted by Kafka ({self.topic}): {exc}"
+                ) from exc
+        return len(pending)
+
+    def _send_truncated(
+        self, raw: bytes, letter_headers: list[tuple[str, bytes]], source: str
+    ) -> None:
+        # A letter that fits is tried whole once more: kafka-python fails every pending send of
+        # a producer whose sender met a refused size, including letters that were fine.
+        whole = [None] if len(raw) <= MAX_DEAD_LETTER_BYTES else []
+        for size in (*whole, *TRUNCATED_SIZES):
+            # That failure is fatal to the producer's sender: start a new producer.
+            self._reset_producer()
+            value, marked = (
+                (raw, letter_headers) if size is None else truncated(raw, letter_headers, size)
+            )
+            try:
+                self._send(value, marked).get(timeout=60)
+                return
+            except _TOO_LARGE:
+                continue
+            except KafkaError as exc:
+                raise StackError(
+                    f"dead letter from {source} not accepted by Kafka ({self.topic}): {exc}"
+                ) from exc
+        raise StackError(
+            f"dead letter from {source}: Kafka refuses even its headers ({self.topic})"
+        )
+
+    def _send(self, value: bytes, letter_headers: list[tuple[str, bytes]]) -> _Sent:
+        producer = self._producer_or_new()
+        try:
+            sent: _Sent = producer.send(self.topic, value=value, headers=letter_headers)
+        except KafkaError as exc:  # refused before sending (e.g. above max_request_size)
+            return _FailedSend(exc)
+        return sent
+
+    def _reset_producer(self) -> None:
+        if self._producer is not None:
+            self._producer.close(timeout=10)
+            self._producer = None
+
+    def _producer_or_new(self) -> KafkaProducer:
+        if self._producer is None:
+            self._producer = new_producer(self._settings, acks="all", linger_ms=5)
+        return self._producer
 
     def close(self) -> None:
         if self._producer is not None:
             self._producer.close()
+
+
+class _Sent(Protocol):
+    def get(self, timeout: float | None = None) -> object: ...
+
+
+class _FailedSend:
+    """A send that failed before it left, with the same ``get`` as kafka-python's future."""
+
+    def __init__(self, error: KafkaError) -> None:
+        self.error = error
+
+    def get(self, timeout: float | None = None) -> object:
+        raise self.error

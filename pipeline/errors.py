@@ -54,6 +54,11 @@ class SinkError(Chiso766Error):
     """Storing or reading results failed permanently (bad SQL, schema mismatch)."""
 
 
+class RejectedRowsError(SinkError):
+    """The store refused some rows for their values (a data error): retrying the same rows fails
+    again, but rows without the offending ones can be stored."""
+
+
 class RetryableSinkError(SinkError):
     """Storing failed for a reason that may pass (server down, timeout); retry with backoff."""
 

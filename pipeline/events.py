@@ -2,7 +2,9 @@
 
 Every event is a JSON object with the common fields and the extra fields of its ``type``.
 Timestamps are RFC 3339 strings with an offset on the wire and aware ``datetime`` values here;
-``ts_ms`` converts them to epoch milliseconds, the unit the rest of the code works in.
+``ts_ms`` converts them to epoch milliseconds, the unit the rest of the code works in. An
+``occurred_at`` outside [2000-01-01, 2100-01-01) UTC is refused here, at the edge, so that no
+negative or overflowing epoch ever reaches a counter or the store.
 """
 
 from __future__ import annotations
@@ -15,6 +17,13 @@ import msgspec
 from pipeline.errors import DecodeError
 
 SCHEMA_VERSION = 1
+EARLIEST = datetime.fromisoformat("2000-01-01T00:00:00+00:00")
+LATEST = datetime.fromisoformat("2100-01-01T00:00:00+00:00")
+"""The sane range of ``occurred_at`` (UTC): earlier or later is an impossible value."""
+_OUT_OF_RANGE = "occurred_at"
+
+NOT_JSON = "not_json"
+TOO_DEEP = "too_deep"
 
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with an offset")]
 Count = Annotated[int, msgspec.Meta(ge=0, le=10_000)]
@@ -37,6 +46,13 @@ class Event(msgspec.Struct, frozen=True, tag_field="type"):
     unit_code: Code
     dossier_id: Ident
     procedure_code: Code
+
+    def __post_init__(self) -> None:
+        if not EARLIEST <= self.occurred_at < LATEST:
+            raise ValueError(
+                f"{_OUT_OF_RANGE} {self.occurred_at.isoformat()} is outside "
+                f"[{EARLIEST.date()}, {LATEST.date()})"
+            )
 
     @property
     def type(self) -> str:
@@ -143,15 +159,21 @@ def decode_event(raw: bytes | str) -> AnyEvent:
 
     Raises DecodeError (and nothing else) for any input that is not a valid v1 event: the
     error names the field and the reason, plus the event's id and type when they are readable.
+    The whole message must be UTF-8, unknown fields included (JSON is UTF-8, and the archive
+    keeps the message as text), and nested less deep than the decoder's recursion limit.
     """
     try:
+        if isinstance(raw, bytes) and not raw.isascii():
+            raw.decode()  # strict: also refuses overlong forms and encoded surrogates
         return _decoder.decode(raw)
     except msgspec.ValidationError as exc:
         raise _describe(raw, str(exc)) from None
     except msgspec.DecodeError as exc:
-        raise DecodeError(f"not JSON: {exc}", kind="not_json") from None
+        raise DecodeError(f"not JSON: {exc}", kind=NOT_JSON) from None
     except UnicodeError as exc:  # bytes that are not UTF-8, or a str with lone surrogates
-        raise DecodeError(f"not UTF-8: {exc}", kind="not_json") from None
+        raise DecodeError(f"not UTF-8: {exc}", kind=NOT_JSON) from None
+    except RecursionError:
+        raise DecodeError("JSON nested too deep", kind=TOO_DEEP) from None
 
 
 def encode_event(event: Event) -> bytes:
@@ -174,12 +196,14 @@ def _describe(raw: bytes | str, message: str) -> DecodeError:
     if " - at `$." in message:
         reason, _, path = message.rpartition(" - at `$.")
         field = path.rstrip("`")
+    elif message.startswith(_OUT_OF_RANGE + " "):
+        field, reason = _OUT_OF_RANGE, message[len(_OUT_OF_RANGE) + 1 :]
     elif message.startswith("Object missing required field"):
         field = message.split("`")[1] if "`" in message else None
     event_id = event_type = None
     try:
         loose = _loose_decoder.decode(raw)
-    except (msgspec.DecodeError, UnicodeDecodeError):
+    except (msgspec.DecodeError, UnicodeError, RecursionError):
         loose = None
     if isinstance(loose, dict):
         event_id = loose.get("event_id") if isinstance(loose.get("event_id"), str) else None

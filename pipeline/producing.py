@@ -26,11 +26,18 @@ from aiokafka.partitioner import murmur2
 from pipeline.errors import StackError
 from pipeline.settings import Settings
 
-Message = tuple[str, bytes | None, bytes, Sequence[tuple[str, bytes]] | None]
-"""(full topic name, key, value, headers or None)."""
+Message = tuple[str, bytes | None, bytes, Sequence[tuple[str, bytes]] | None, int | None]
+"""(full topic name, key, value, headers or None, record timestamp in epoch ms or None).
+
+A None timestamp lets the client stamp the produce time. Tools that load history give each
+event its own time (``pipeline.validation.record_ms_for``): the worker measures lateness
+against the record timestamp, and Kafka 4 refuses record timestamps more than an hour ahead.
+"""
 
 MAX_BATCH_BYTES = 512 * 1024
 """Below the broker's default message.max.bytes (1 MiB), which caps one record batch."""
+MAX_MESSAGE_BYTES = MAX_BATCH_BYTES - 16 * 1024
+"""The largest value ``BulkProducer`` sends whole (room left for key, headers and framing)."""
 _KEY_CACHE_LIMIT = 200_000
 
 
@@ -92,16 +99,18 @@ class BulkProducer:
         key: bytes | None,
         value: bytes,
         headers: Sequence[tuple[str, bytes]] | None = None,
+        timestamp_ms: int | None = None,
     ) -> None:
         partition = await self.partition_for(topic, key)
         slot = (topic, partition)
         batch = self._open.get(slot)
         if batch is None:
             batch = self._open[slot] = self._producer.create_batch()
-        if batch.append(key=key, value=value, timestamp=None, headers=headers or []) is None:  # type: ignore[attr-defined]
+        headers = headers or []
+        if batch.append(key=key, value=value, timestamp=timestamp_ms, headers=headers) is None:  # type: ignore[attr-defined]
             await self._ship(slot, batch)
             batch = self._open[slot] = self._producer.create_batch()
-            if batch.append(key=key, value=value, timestamp=None, headers=headers or []) is None:  # type: ignore[attr-defined]
+            if batch.append(key=key, value=value, timestamp=timestamp_ms, headers=headers) is None:  # type: ignore[attr-defined]
                 raise StackError(f"a message of {len(value)} bytes does not fit in a Kafka batch")
 
     async def _ship(self, slot: tuple[str, int], batch: object) -> None:
@@ -170,8 +179,8 @@ async def _produce(
     try:
         bulk = BulkProducer(producer)
         for chunk in chunks:
-            for topic, key, value, headers in chunk:
-                await bulk.send(topic, key, value, headers)
+            for topic, key, value, headers, timestamp_ms in chunk:
+                await bulk.send(topic, key, value, headers, timestamp_ms)
                 sent += 1
                 if rate and sent % max(1, int(rate // 20)) == 0:
                     await bulk.flush()

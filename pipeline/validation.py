@@ -1,19 +1,30 @@
 """Semantic checks of a decoded event against the reference data and plain physics.
 
-The contract (``pipeline.events``) checks shape and types; this module checks meaning: a known
-unit and procedure, a time that is not in the future, values that cannot happen together. It is
-pure: the caller passes ``now_ms`` (epoch milliseconds) instead of reading a clock. Every
-problem is a ``DecodeError`` whose ``kind`` the caller routes to the dead-letter topic:
+The contract (``pipeline.events``) checks shape and types; this module checks meaning: a time
+that fits the message's Kafka record timestamp, a known unit and procedure, values that cannot
+happen together. Every problem is a ``DecodeError`` whose ``kind`` the caller routes to the
+dead-letter topic; the checks run in this order and the first problem wins:
 
 ==================  ===========================================================================
 kind                meaning
 ==================  ===========================================================================
+too_late            ``occurred_at`` is more than ``late_horizon_days`` before the record timestamp
+far_future          ``occurred_at`` is more than one day after the record timestamp (exactly one
+                    day is accepted)
 unknown_unit        ``unit_code`` is not a unit of the reference data
 unknown_procedure   ``procedure_code`` is not a procedure of the reference data
-far_future          ``occurred_at`` is more than one day after now (exactly one day is accepted)
 impossible_value    a received or feedback ``due_at`` before ``occurred_at``;
                     ``reused_components`` > ``components``; a successful payment of 0 VND
 ==================  ===========================================================================
+
+Whether a message counts therefore depends only on its bytes, its record timestamp and the
+configuration: never on what a worker saw before, nor on the clock when it is processed, so a
+replay of the same records gives the same verdicts. Tools that load history stamp each record
+with the event's own time (``record_ms_for``), so a year-old export still counts.
+
+A record without a timestamp (``record_ms`` None: a pre-0.10 message format, or a caller that
+has none) is judged by its bytes alone: the two time checks are skipped, and the contract's
+fixed range of ``occurred_at`` (``pipeline.events.EARLIEST``/``LATEST``) is the only bound.
 """
 
 from __future__ import annotations
@@ -33,13 +44,50 @@ from pipeline.reference import Reference
 UNKNOWN_UNIT = "unknown_unit"
 UNKNOWN_PROCEDURE = "unknown_procedure"
 FAR_FUTURE = "far_future"
+TOO_LATE = "too_late"
 IMPOSSIBLE_VALUE = "impossible_value"
-MAX_AHEAD_MS = 86_400_000
-"""How far after ``now_ms`` an event may say it happened (clock skew between systems)."""
+DAY_MS = 86_400_000
+MAX_AHEAD_MS = DAY_MS
+"""How far after its record timestamp an event may say it happened (clock skew between systems)."""
 
 
-def problem_of(event: AnyEvent, reference: Reference, now_ms: int) -> DecodeError | None:
-    """The first semantic problem of a decoded event, or None when it is acceptable."""
+def problem_of(
+    event: AnyEvent, reference: Reference, record_ms: int | None, late_horizon_days: int
+) -> DecodeError | None:
+    """The first problem of a decoded event (timing, then meaning), or None when it is acceptable.
+
+    ``record_ms`` is the message's Kafka record timestamp in epoch ms, or None when it has none.
+    """
+    return timing_problem(event, record_ms, late_horizon_days) or meaning_problem(event, reference)
+
+
+def timing_problem(
+    event: AnyEvent, record_ms: int | None, late_horizon_days: int
+) -> DecodeError | None:
+    """too_late or far_future measured against the record timestamp; None without one."""
+    if record_ms is None:
+        return None
+    occurred_ms = event.ts_ms
+    if record_ms - occurred_ms > late_horizon_days * DAY_MS:
+        return _problem(
+            event,
+            TOO_LATE,
+            "occurred_at",
+            f"{event.occurred_at.isoformat()} is {(record_ms - occurred_ms) // DAY_MS} days before "
+            f"its record timestamp, beyond the {late_horizon_days}-day horizon",
+        )
+    if occurred_ms - record_ms > MAX_AHEAD_MS:
+        return _problem(
+            event,
+            FAR_FUTURE,
+            "occurred_at",
+            f"{event.occurred_at.isoformat()} is more than one day after its record timestamp",
+        )
+    return None
+
+
+def meaning_problem(event: AnyEvent, reference: Reference) -> DecodeError | None:
+    """Unknown unit or procedure, or values that cannot happen together; None when all is well."""
     if not reference.has_unit(event.unit_code):
         return _problem(event, UNKNOWN_UNIT, "unit_code", f"unknown unit {event.unit_code!r}")
     if not reference.has_procedure(event.procedure_code):
@@ -49,14 +97,7 @@ def problem_of(event: AnyEvent, reference: Reference, now_ms: int) -> DecodeErro
             "procedure_code",
             f"unknown procedure {event.procedure_code!r}",
         )
-    occurred_ms = to_ms(event.occurred_at)
-    if occurred_ms > now_ms + MAX_AHEAD_MS:
-        return _problem(
-            event,
-            FAR_FUTURE,
-            "occurred_at",
-            f"{event.occurred_at.isoformat()} is more than one day after now",
-        )
+    occurred_ms = event.ts_ms
     if isinstance(event, DossierReceived | FeedbackReceived) and to_ms(event.due_at) < occurred_ms:
         return _problem(event, IMPOSSIBLE_VALUE, "due_at", "due_at is before occurred_at")
     if isinstance(event, DossierDigitized) and event.reused_components > event.components:
@@ -71,17 +112,31 @@ def problem_of(event: AnyEvent, reference: Reference, now_ms: int) -> DecodeErro
     return None
 
 
-def validate_event(event: AnyEvent, reference: Reference, now_ms: int) -> AnyEvent:
+def validate_event(
+    event: AnyEvent, reference: Reference, record_ms: int | None, late_horizon_days: int
+) -> AnyEvent:
     """Return the event unchanged if it is acceptable; raise its DecodeError otherwise."""
-    problem = problem_of(event, reference, now_ms)
+    problem = problem_of(event, reference, record_ms, late_horizon_days)
     if problem is not None:
         raise problem
     return event
 
 
-def accept_event(raw: bytes | str, reference: Reference, now_ms: int) -> AnyEvent:
-    """Decode (contract) then validate (meaning) one message; raises DecodeError and nothing else."""
-    return validate_event(decode_event(raw), reference, now_ms)
+def accept_event(
+    raw: bytes | str, reference: Reference, record_ms: int | None, late_horizon_days: int
+) -> AnyEvent:
+    """Decode (contract) then validate (timing, meaning) one message; raises DecodeError only."""
+    return validate_event(decode_event(raw), reference, record_ms, late_horizon_days)
+
+
+def record_ms_for(occurred_ms: int | None, now_ms: int) -> int:
+    """The record timestamp a history-loading tool gives a message: the event's own time.
+
+    A line whose time cannot be read (None) keeps the produce time ``now_ms``; so does an event
+    dated after ``now_ms``, so that a future event is judged against the moment it was loaded
+    (and brokers that refuse future record timestamps are not asked to store one).
+    """
+    return now_ms if occurred_ms is None else min(occurred_ms, now_ms)
 
 
 def _problem(event: AnyEvent, kind: str, field: str, reason: str) -> DecodeError:

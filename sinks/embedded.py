@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import fcntl
+import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,8 +12,8 @@ from typing import Any
 
 import orjson
 
-from pipeline.errors import SinkError
-from sinks.store import Row
+from pipeline.errors import RejectedRowsError, SinkError
+from sinks.store import DATA_ERROR_CODES, Row
 
 # chdb keeps one engine per process: share one connection per data directory, serialise calls.
 _connections: dict[Path, Any] = {}
@@ -78,12 +79,22 @@ class EmbeddedStore:
         return [tuple(orjson.loads(line)) for line in text.splitlines() if line]
 
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
+        """Insert rows; raises RejectedRowsError when a row's values cannot be stored."""
         if not rows:
             return
-        body = b"\n".join(orjson.dumps(list(row)) for row in rows).decode()
-        self._query(
-            f"INSERT INTO {table} ({', '.join(columns)}) FORMAT JSONCompactEachRow\n{body}", "CSV"
-        )
+        try:
+            body = b"\n".join(orjson.dumps(list(row)) for row in rows).decode()
+        except (TypeError, ValueError) as exc:  # an integer beyond 64 bits, a lone surrogate...
+            raise RejectedRowsError(f"embedded ClickHouse at {self.path}: {exc}") from exc
+        try:
+            self._query(
+                f"INSERT INTO {table} ({', '.join(columns)}) FORMAT JSONCompactEachRow\n{body}",
+                "CSV",
+            )
+        except SinkError as exc:
+            if _code_of(str(exc)) in DATA_ERROR_CODES:
+                raise RejectedRowsError(str(exc)) from exc.__cause__
+            raise
 
     def server_version(self) -> str:
         return str(self.query("SELECT version()")[0][0])
@@ -99,3 +110,9 @@ class EmbeddedStore:
                 first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
                 raise SinkError(f"embedded ClickHouse at {self.path}: {first_line}") from exc
         return result.bytes().decode() if hasattr(result, "bytes") else str(result)
+
+
+def _code_of(message: str) -> int | None:
+    """The ClickHouse error code in an engine message (``Code: 72. DB::Exception: ...``)."""
+    found = re.search(r"\bCode: (\d+)\.", message)
+    return int(found.group(1)) if found else None

@@ -51,8 +51,10 @@ def stream_time_ms(store: Store, database: str) -> int | None:
 
 
 def dead_letter_counts(store: Store, database: str) -> dict[str, int]:
-    """Dead letters by kind (each source message counted once)."""
+    """Dead letters by kind (each source message counted once: one (source, raw bytes) pair,
+    however often it was recorded)."""
     rows = store.query(
-        f"SELECT kind, uniqExact(source) FROM {database}.dead_letters GROUP BY kind ORDER BY kind"
+        f"SELECT kind, uniqExact(source, raw_sha256) FROM {database}.dead_letters "
+        "GROUP BY kind ORDER BY kind"
     )
     return {str(kind): int(count) for kind, count in rows}

@@ -15,7 +15,9 @@ and hour from the merged state.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
+from pipeline.errors import SinkError
 from sinks.store import Store
 
 TZ = "Asia/Ho_Chi_Minh"
@@ -66,7 +68,18 @@ EVENT_COLUMNS = (
     "procedure_code",
     "payload",
 )
-DEAD_LETTER_COLUMNS = ("source", "kind", "reason", "raw", "recorded_ms")
+DEAD_LETTER_COLUMNS = (
+    "source",
+    "kind",
+    "reason",
+    "raw",
+    "raw_sha256",
+    "raw_base64",
+    "recorded_ms",
+)
+"""``raw`` is the message as UTF-8 text (invalid bytes replaced); ``raw_base64`` holds the exact
+original bytes when they are not UTF-8 (else ''); ``raw_sha256`` is the hex SHA-256 of the
+original bytes."""
 REPLAY_COLUMNS = (
     "replay_id",
     "source",
@@ -83,7 +96,8 @@ REPLAY_COLUMNS = (
 )
 REDRIVEN_COLUMNS = ("letter_id", "source", "topic", "redriven_ms")
 
-# Each step is (version, description, statements). Statements use {db} for the namespace's database.
+# Each step is (version, description, statements). Statements use {db} for the namespace's database;
+# a statement naming a function of PROCEDURES runs that function (store, database) instead.
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (
         1,
@@ -213,6 +227,11 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         ],
     ),
     (
+        3,
+        "dead letters keyed by source, hash of the raw bytes and recorded time",
+        ["python:rekey_dead_letters"],
+    ),
+    (
         7,
         "replay bookkeeping: replays into this namespace, redriven dead letters",
         [
@@ -263,7 +282,10 @@ def migrate(store: Store, database: str) -> list[int]:
         if version <= current:
             continue
         for statement in statements:
-            store.execute(statement.format(db=database, tz=TZ))
+            if statement in PROCEDURES:
+                PROCEDURES[statement](store, database)
+            else:
+                store.execute(statement.format(db=database, tz=TZ))
         store.insert(
             f"{database}.schema_version",
             ("version", "description", "applied_ms"),
@@ -271,6 +293,63 @@ def migrate(store: Store, database: str) -> list[int]:
         )
         applied.append(version)
     return applied
+
+
+def _rekey_dead_letters(store: Store, database: str, wait_s: float = 60.0) -> None:
+    """Migration 3: rebuild ``dead_letters`` keyed by (source, raw_sha256, recorded_ms).
+
+    Keyed by source alone, letters of a recreated topic (offsets from 0 again) replaced older
+    letters at the same offset. Now rows merge only when source, bytes and recording time are
+    all equal: a row is one recording of a letter, a message is (source, raw_sha256), which is
+    what ``sinks/reader.dead_letter_counts`` counts. Older rows are copied with the hash of
+    their stored text (their invalid bytes were already replaced).
+
+    ClickHouse 18.16 cannot change a sorting key to existing columns, so the table is copied
+    and swapped. Several workers may migrate at once: a copy made twice merges (same key), and
+    a process that finds the swap done or under way by another waits for its result.
+    """
+    if _has_column(store, database, "dead_letters", "raw_sha256"):
+        return
+    store.execute(f"""CREATE TABLE IF NOT EXISTS {database}.dead_letters_keyed (
+        source String,
+        kind String,
+        reason String,
+        raw String,
+        raw_sha256 String,
+        raw_base64 String,
+        recorded_ms UInt64
+    ) ENGINE = ReplacingMergeTree()
+    ORDER BY (source, raw_sha256, recorded_ms)""")
+    try:
+        store.execute(
+            f"""INSERT INTO {database}.dead_letters_keyed
+                (source, kind, reason, raw, raw_sha256, raw_base64, recorded_ms)
+            SELECT source, kind, reason, raw, lower(hex(SHA256(raw))), '', recorded_ms
+            FROM {database}.dead_letters"""
+        )
+        store.execute(f"DROP TABLE {database}.dead_letters")
+        store.execute(f"RENAME TABLE {database}.dead_letters_keyed TO {database}.dead_letters")
+    except SinkError:
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if _has_column(store, database, "dead_letters", "raw_sha256"):
+                return
+            time.sleep(0.2)
+        raise
+
+
+def _has_column(store: Store, database: str, table: str, column: str) -> bool:
+    rows = store.query(
+        f"SELECT count() FROM system.columns WHERE database = '{database}' "
+        f"AND table = '{table}' AND name = '{column}'"
+    )
+    return bool(int(rows[0][0]))
+
+
+PROCEDURES: dict[str, Callable[[Store, str], None]] = {
+    "python:rekey_dead_letters": _rekey_dead_letters
+}
+"""Migration steps that SQL alone cannot do safely, by the name a migration lists them under."""
 
 
 def current_version(store: Store, database: str) -> int:

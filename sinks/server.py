@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from typing import Any
 
 from clickhouse_driver import Client
 from clickhouse_driver import errors as driver_errors
 
-from pipeline.errors import RetryableSinkError, SinkError
-from sinks.store import Row
+from pipeline.errors import RejectedRowsError, RetryableSinkError, SinkError
+from sinks.store import DATA_ERROR_CODES, Row
 
 # Transport failures may pass; server errors about our SQL or schema will not.
 _RETRYABLE = (driver_errors.NetworkError, driver_errors.SocketTimeoutError, EOFError, OSError)
@@ -37,8 +38,21 @@ class ServerStore:
         return [tuple(row) for row in self._run(sql)]
 
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
-        if rows:
+        """Insert rows; raises RejectedRowsError when a row's values cannot be stored."""
+        if not rows:
+            return
+        try:
             self._run(f"INSERT INTO {table} ({', '.join(columns)}) VALUES", rows)
+        except SinkError as exc:
+            if getattr(exc.__cause__, "code", None) in DATA_ERROR_CODES:
+                raise RejectedRowsError(str(exc)) from exc.__cause__
+            raise
+        # The driver encodes values itself and raises plain errors for ones it cannot encode.
+        except (TypeError, ValueError, AttributeError, OverflowError, struct.error) as exc:
+            self._client.disconnect()
+            raise RejectedRowsError(
+                f"ClickHouse at {self.address}: a value cannot be encoded: {exc!r}"
+            ) from exc
 
     def server_version(self) -> str:
         return str(self.query("SELECT version()")[0][0])

@@ -9,6 +9,13 @@ from pipeline.settings import Settings
 
 Row = Sequence[Any]
 
+DATA_ERROR_CODES = frozenset({6, 25, 26, 27, 38, 41, 53, 69, 70, 72, 117, 131, 321, 349})
+"""ClickHouse error codes that blame the inserted values, not the statement or the server:
+CANNOT_PARSE_TEXT, _ESCAPE_SEQUENCE, _QUOTED_STRING, _INPUT_ASSERTION_FAILED, _DATE, _DATETIME,
+TYPE_MISMATCH, ARGUMENT_OUT_OF_BOUND, CANNOT_CONVERT_TYPE, CANNOT_PARSE_NUMBER, INCORRECT_DATA,
+TOO_LARGE_STRING_SIZE, VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE, CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN.
+An insert failing with one of them is a ``RejectedRowsError``."""
+
 
 class Store(Protocol):
     """Run SQL on one ClickHouse engine. Values go in through ``insert``, never into SQL text."""

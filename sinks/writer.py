@@ -1,17 +1,26 @@
-"""Store a processed batch: raw archive, dead letters, dossier snapshots; retry what may pass."""
+"""Store a processed batch: dossier snapshots, raw archive, dead letters; retry what may pass,
+and isolate the rows the store refuses so that only their messages become dead letters."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
 
-from pipeline.errors import RetryableSinkError
-from pipeline.processing import BatchResult
+from pipeline.errors import RejectedRowsError, RetryableSinkError
+from pipeline.processing import BatchResult, DeadLetter
 from sinks.schema import DEAD_LETTER_COLUMNS, DOSSIER_STATE_COLUMNS, EVENT_COLUMNS
 from sinks.store import Row, Store
 
 log = logging.getLogger(__name__)
+
+STORE_REJECTED = "store_rejected"
+"""Dead-letter kind of a message whose row the store refused for its values."""
+_DOSSIER_ID = DOSSIER_STATE_COLUMNS.index("dossier_id")
+_EVENT_DOSSIER_ID = EVENT_COLUMNS.index("dossier_id")
+_PAYLOAD = EVENT_COLUMNS.index("payload")
 
 
 class ResultWriter:
@@ -19,7 +28,10 @@ class ResultWriter:
 
     Transient failures are retried with bounded exponential backoff (``max_attempts``, delays
     capped at ``max_delay_s``); when retries run out the error propagates and the caller must
-    stop consuming rather than skip data.
+    stop consuming rather than skip data. A permanent refusal of the *values*
+    (``RejectedRowsError``) is narrowed down by splitting the rows in halves until the refused
+    rows stand alone: their messages become ``store_rejected`` dead letters, the rest is stored.
+    Any other permanent error propagates.
     """
 
     def __init__(
@@ -39,13 +51,49 @@ class ResultWriter:
         self._sleep = sleep
 
     def write(self, result: BatchResult, recorded_ms: int) -> None:
-        self._insert("events_raw", EVENT_COLUMNS, result.archive)
-        dead = [
-            (d.source, d.kind, d.reason, d.raw.decode("utf-8", "replace"), recorded_ms)
-            for d in result.dead_letters
-        ]
+        """Store the batch's rows. Messages whose rows the store refuses move from accepted to
+        ``result.dead_letters`` (so ``accepted + len(dead_letters)`` stays the batch size)."""
+        refused_dossiers: dict[str, str] = {}
+        for index, reason in self._insert_isolating(
+            "dossier_state", DOSSIER_STATE_COLUMNS, result.snapshots
+        ):
+            refused_dossiers[str(result.snapshots[index][_DOSSIER_ID])] = reason
+        archive: list[Row] = []
+        sources: list[str] = []
+        refused: list[DeadLetter] = []
+        for row, source in zip(result.archive, result.archive_sources, strict=True):
+            dossier_refused = refused_dossiers.get(str(row[_EVENT_DOSSIER_ID]))
+            if dossier_refused is None:
+                archive.append(row)
+                sources.append(source)
+            else:
+                refused.append(
+                    _rejected(row, source, f"its dossier's state row: {dossier_refused}")
+                )
+        for index, reason in self._insert_isolating("events_raw", EVENT_COLUMNS, archive):
+            refused.append(_rejected(archive[index], sources[index], reason))
+        if refused:
+            log.warning("the store refused the rows of %d messages; dead-lettered: %s",
+                        len(refused), refused[0].reason)  # fmt: skip
+            result.accepted -= len(refused)
+            result.dead_letters.extend(refused)
+        dead = [dead_letter_row(d, recorded_ms) for d in result.dead_letters]
         self._insert("dead_letters", DEAD_LETTER_COLUMNS, dead)
-        self._insert("dossier_state", DOSSIER_STATE_COLUMNS, result.snapshots)
+
+    def _insert_isolating(
+        self, table: str, columns: Sequence[str], rows: Sequence[Row]
+    ) -> list[tuple[int, str]]:
+        """Insert rows; return (index, reason) of each row the store refuses for its values."""
+        try:
+            self._insert(table, columns, rows)
+            return []
+        except RejectedRowsError as error:
+            if len(rows) == 1:
+                return [(0, f"the store refused this {table} row: {error}")]
+        middle = len(rows) // 2
+        first = self._insert_isolating(table, columns, rows[:middle])
+        second = self._insert_isolating(table, columns, rows[middle:])
+        return first + [(middle + index, reason) for index, reason in second]
 
     def _insert(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
         if not rows:
@@ -61,3 +109,20 @@ class ResultWriter:
                 log.warning("insert into %s failed (attempt %d): %s; retrying in %.1f s",
                             table, attempt, error, delay)  # fmt: skip
                 self._sleep(delay)
+
+
+def dead_letter_row(letter: DeadLetter, recorded_ms: int) -> Row:
+    """A ``dead_letters`` row (``DEAD_LETTER_COLUMNS``): the text for reading, the exact bytes
+    in base64 when they are not UTF-8, and their SHA-256 as part of the key."""
+    try:
+        text, exact = letter.raw.decode(), ""
+    except UnicodeDecodeError:
+        text, exact = letter.raw.decode("utf-8", "replace"), base64.b64encode(letter.raw).decode()
+    digest = hashlib.sha256(letter.raw).hexdigest()
+    return (letter.source, letter.kind, letter.reason, text, digest, exact, recorded_ms)
+
+
+def _rejected(row: Row, source: str, reason: str) -> DeadLetter:
+    payload = row[_PAYLOAD]
+    raw = payload.encode("utf-8", "replace") if isinstance(payload, str) else b""
+    return DeadLetter(raw, source, STORE_REJECTED, reason)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 import faust
 
-from pipeline.processing import Incoming
+from pipeline.processing import Incoming, record_ms_from_s
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,11 @@ def add_batch_agent(
     async def process_batches(stream: faust.StreamT) -> None:
         async for events in stream.take_events(max_batch, within_s):  # type: ignore[attr-defined]
             messages = [
-                Incoming(e.value, f"{e.message.topic}[{e.message.partition}]@{e.message.offset}")
+                Incoming(
+                    e.value,  # None for a tombstone: the processor dead-letters it
+                    f"{e.message.topic}[{e.message.partition}]@{e.message.offset}",
+                    record_ms_from_s(e.message.timestamp),
+                )
                 for e in events
             ]
             try:

@@ -7,11 +7,9 @@ from dataclasses import dataclass
 import faust
 
 from pipeline import broker
-from pipeline.events import AnyEvent
-from pipeline.processing import BatchProcessor
+from pipeline.processing import processor_for
 from pipeline.reference import Reference, load_reference
 from pipeline.settings import Settings
-from pipeline.validation import validate_event
 from sinks import schema
 from sinks.store import Store, open_store
 from sinks.writer import ResultWriter
@@ -45,15 +43,7 @@ def assemble(
     schema.migrate(store, settings.database)
     writer = ResultWriter(store, settings.database)
     publisher = broker.DeadLetterPublisher(settings)
-
-    def check(event: AnyEvent, now_ms: int) -> None:
-        validate_event(event, reference, now_ms)
-
-    processor = BatchProcessor(
-        is_document=reference.result_is_document.__getitem__,
-        check=check,
-        late_horizon_days=settings.late_horizon_days,
-    )
+    processor = processor_for(reference, settings.late_horizon_days)
     counters = counters or WorkerCounters()
     pipeline = BatchPipeline(processor, writer.write, publisher.publish, counters)
     app = build_worker_app(settings, pipeline, max_batch=max_batch)

@@ -53,9 +53,8 @@ class BatchPipeline:
         self.clock_ms = clock_ms
 
     def __call__(self, messages: Sequence[Incoming], timestamps_s: Sequence[float]) -> None:
-        now_ms = self.clock_ms()
-        result = self.processor.process(messages, now_ms)
-        self.store_batch(result, now_ms)
+        result = self.processor.process(messages)
+        self.store_batch(result, self.clock_ms())
         self.publish_dead_letters([_as_tuple(d) for d in result.dead_letters])
         counters = self.counters
         counters.messages += len(messages)

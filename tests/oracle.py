@@ -3,18 +3,24 @@
 It is written from the rules below, independently of the stream code, so that tests can demand
 that the streaming pipeline's stored hourly counts equal these exactly (DESIGN.md §6).
 
-Input: an iterable of messages (bytes or str), one JSON event each, in any order, possibly with
-bad lines, duplicates and re-sent facts.
+Input: an iterable of Kafka records, in any order, possibly with bad lines, duplicates and
+re-sent facts. A record is a message (bytes or str, one JSON event; None for a tombstone) or a
+pair (message, record timestamp in epoch ms or None); a bare message takes the default record
+timestamp given to ``recompute``.
 
-Acceptance. A message is accepted when, checked in this order:
+Acceptance depends on the record alone. A record is accepted when, checked in this order:
 
-1. it decodes as a v1 event (``pipeline.events.decode_event``); otherwise it is rejected with the
-   decoder's kind (``not_json``, ``not_object``, ``unknown_type``, ``missing_field``,
-   ``wrong_type``, ``impossible_value``);
-2. its ``unit_code`` is a known unit (skipped when ``units`` is ``None``); else ``unknown_unit``;
-3. its ``procedure_code`` is a key of ``result_is_document``; else ``unknown_procedure``;
-4. its ``occurred_at`` is at most one day after ``now_ms`` (exactly one day is still accepted);
-   else ``future_timestamp``.
+1. it is not a tombstone; else ``tombstone``;
+2. it decodes as a v1 event (``pipeline.events.decode_event``); otherwise it is rejected with the
+   decoder's kind (``not_json``, ``too_deep``, ``not_object``, ``unknown_type``,
+   ``missing_field``, ``wrong_type``, ``impossible_value``);
+3. when it has a record timestamp R: its ``occurred_at`` is not more than ``late_horizon_days``
+   days before R (exactly the horizon is still accepted), else ``too_late``; and not more than
+   one day after R (exactly one day is still accepted), else ``far_future``; times are compared
+   in whole milliseconds (sub-millisecond digits dropped). Without a record timestamp neither
+   bound applies;
+4. its ``unit_code`` is a known unit (skipped when ``units`` is ``None``); else ``unknown_unit``;
+5. its ``procedure_code`` is a key of ``result_is_document``; else ``unknown_procedure``.
 
 Rejected messages are counted by kind and never reach an indicator. Every message counts as one
 attempt: a blank line is rejected as ``not_json``.
@@ -83,17 +89,21 @@ INDICATORS = (
     "e_result",
 )
 ONLINE_METHODS = frozenset({"online_national", "online_provincial"})
-MAX_FUTURE_MS = 86_400_000
+MAX_AHEAD = timedelta(days=1)
 VIETNAM = timezone(timedelta(hours=7))
 
+TOMBSTONE = "tombstone"
 UNKNOWN_UNIT = "unknown_unit"
 UNKNOWN_PROCEDURE = "unknown_procedure"
-FUTURE_TIMESTAMP = "future_timestamp"
+FAR_FUTURE = "far_future"
+TOO_LATE = "too_late"
 
 HourKey = tuple[str, str, str]
 """(unit_code, indicator, bucket_start as RFC 3339 with +07:00)."""
-SemanticCheck = Callable[[AnyEvent, int], DecodeError | None]
-"""Shared contract validation after decoding: (event, now_ms) -> the rejection, or None."""
+SemanticCheck = Callable[[AnyEvent], DecodeError | None]
+"""Shared meaning checks after decoding (unit, procedure, values): the rejection, or None."""
+Line = bytes | str | None
+Record = Line | tuple[Line, int | None]
 
 
 @dataclass(frozen=True)
@@ -123,29 +133,32 @@ class OracleResult:
 
 
 def recompute(
-    lines: Iterable[bytes | str],
+    records: Iterable[Record],
     *,
     units: Set[str] | None,
     result_is_document: Mapping[str, bool],
-    now_ms: int,
+    record_ms: int | None = None,
+    late_horizon_days: int = 400,
     semantic_check: SemanticCheck | None = None,
 ) -> OracleResult:
     """Recompute the hourly indicator counts of a raw event log (rules in the module docstring).
 
-    ``semantic_check`` (optional) is the shared contract validation that the pipeline applies
-    after decoding (e.g. ``pipeline.validation.problem_of`` bound to the reference); it returns
-    the rejection's DecodeError or None, and replaces the built-in unit/procedure/future checks.
+    ``semantic_check`` (optional) is the shared meaning validation that the pipeline applies
+    after decoding (e.g. ``pipeline.validation.meaning_problem`` bound to the reference); it
+    returns the rejection's DecodeError or None, and replaces the built-in unit/procedure
+    checks. The time checks are always the oracle's own.
 
     ``units`` is the set of known unit codes (``None``: do not check units);
     ``result_is_document`` maps every known procedure code to whether its result is a document;
-    ``now_ms`` is the reference "now" in epoch milliseconds for the future-timestamp check.
+    ``record_ms`` is the record timestamp (epoch ms, or None) of records given as bare messages.
     Never raises for bad input: it is counted in ``rejected``.
     """
     events, rejected = accepted_events(
-        lines,
+        records,
         units=units,
         known_procedures=result_is_document.keys(),
-        now_ms=now_ms,
+        record_ms=record_ms,
+        late_horizon_days=late_horizon_days,
         semantic_check=semantic_check,
     )
     by_dossier: dict[str, list[AnyEvent]] = defaultdict(list)
@@ -165,38 +178,67 @@ def recompute(
 
 
 def accepted_events(
-    lines: Iterable[bytes | str],
+    records: Iterable[Record],
     *,
     units: Set[str] | None,
     known_procedures: Set[str],
-    now_ms: int,
+    record_ms: int | None = None,
+    late_horizon_days: int = 400,
     semantic_check: SemanticCheck | None = None,
 ) -> tuple[list[AnyEvent], Counter[str]]:
     """The distinct accepted events (one per event_id) and the rejection counts by kind."""
     rejected: Counter[str] = Counter()
     by_id: dict[str, AnyEvent] = {}
-    for line in lines:
-        try:
-            event = decode_event(line)
-        except DecodeError as exc:
-            rejected[exc.kind] += 1
-            continue
-        if semantic_check is not None:
-            problem = semantic_check(event, now_ms)
-            if problem is not None:
-                rejected[problem.kind] += 1
-            else:
-                _keep_one_per_id(by_id, event)
-            continue
-        if units is not None and event.unit_code not in units:
-            rejected[UNKNOWN_UNIT] += 1
-        elif event.procedure_code not in known_procedures:
-            rejected[UNKNOWN_PROCEDURE] += 1
-        elif event.ts_ms > now_ms + MAX_FUTURE_MS:
-            rejected[FUTURE_TIMESTAMP] += 1
+    for record in records:
+        verdict = rejection_of(
+            record,
+            units=units,
+            known_procedures=known_procedures,
+            record_ms=record_ms,
+            late_horizon_days=late_horizon_days,
+            semantic_check=semantic_check,
+        )
+        if isinstance(verdict, str):
+            rejected[verdict] += 1
         else:
-            _keep_one_per_id(by_id, event)
+            _keep_one_per_id(by_id, verdict)
     return list(by_id.values()), rejected
+
+
+def rejection_of(
+    record: Record,
+    *,
+    units: Set[str] | None,
+    known_procedures: Set[str],
+    record_ms: int | None = None,
+    late_horizon_days: int = 400,
+    semantic_check: SemanticCheck | None = None,
+) -> AnyEvent | str:
+    """The accepted event of one record, or the kind of its rejection."""
+    line, timestamp_ms = record if isinstance(record, tuple) else (record, record_ms)
+    if line is None:
+        return TOMBSTONE
+    try:
+        event = decode_event(line)
+    except DecodeError as exc:
+        return exc.kind
+    if timestamp_ms is not None:
+        recorded = datetime.fromtimestamp(0, UTC) + timedelta(milliseconds=timestamp_ms)
+        occurred = event.occurred_at.replace(
+            microsecond=event.occurred_at.microsecond // 1000 * 1000
+        )
+        if recorded - occurred > timedelta(days=late_horizon_days):
+            return TOO_LATE
+        if occurred - recorded > MAX_AHEAD:
+            return FAR_FUTURE
+    if semantic_check is not None:
+        problem = semantic_check(event)
+        return event if problem is None else problem.kind
+    if units is not None and event.unit_code not in units:
+        return UNKNOWN_UNIT
+    if event.procedure_code not in known_procedures:
+        return UNKNOWN_PROCEDURE
+    return event
 
 
 def _keep_one_per_id(by_id: dict[str, AnyEvent], event: AnyEvent) -> None:

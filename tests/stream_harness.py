@@ -36,27 +36,32 @@ def settings_flags(settings: Settings) -> list[str]:
     return flags
 
 
+Record = bytes | None | tuple[bytes | None, int | None]
+"""A message (None: a tombstone), or (message, record timestamp in epoch ms; None: now)."""
+
+
 def produce(
-    settings: Settings, lines: Sequence[bytes], keying: str = "dossier", seed: int = 7
+    settings: Settings, records: Sequence[Record], keying: str = "dossier", seed: int = 7
 ) -> None:
-    """Send lines to their input topics. ``keying``: by dossier_id, ``none``, or ``random`` keys."""
+    """Send records to their input topics. ``keying``: by dossier_id, ``none``, or ``random`` keys."""
     rng = random.Random(seed)
     broker.ensure_topics(settings)
     producer = broker.new_producer(settings)
     try:
-        for raw in lines:
+        for record in records:
+            raw, timestamp_ms = record if isinstance(record, tuple) else (record, None)
             try:
-                payload = json.loads(raw)
-            except ValueError:
+                payload = json.loads(raw) if raw is not None else None
+            except (ValueError, RecursionError):
                 payload = None
             event_type = payload.get("type") if isinstance(payload, dict) else None
             topic = settings.topic(broker.topic_for_type(str(event_type or "")))
             key = None
             if keying == "dossier" and isinstance(payload, dict):
                 key = str(payload.get("dossier_id", "")).encode()
-            elif keying == "random":
+            elif keying == "random" or raw is None:  # a tombstone needs a key
                 key = rng.randbytes(6)
-            producer.send(topic, key=key, value=raw)
+            producer.send(topic, key=key, value=raw, timestamp_ms=timestamp_ms)
         producer.flush()
     finally:
         producer.close()

@@ -13,7 +13,7 @@ import pytest
 from pipeline.cli.demo import day_messages
 from pipeline.reference import load_reference
 from pipeline.settings import Settings
-from pipeline.validation import problem_of
+from pipeline.validation import meaning_problem
 from tests import stream_harness as harness
 from tests.oracle import recompute
 
@@ -36,12 +36,17 @@ def test_demo_streams_a_day_and_stores_exactly_the_oracle_numbers(
     assert "five weakest units" in output and "dead-lettered" in output
 
     reference = load_reference()
-    lines = [value for _, _, value in day_messages(settings, reference, date(2024, 6, 3), seed=766)]
+    now_ms = int(time.time() * 1000)
+    records = [
+        (value, timestamp_ms)
+        for _, _, value, timestamp_ms in day_messages(
+            settings, reference, date(2024, 6, 3), seed=766, now_ms=now_ms
+        )
+    ]
     expected = recompute(
-        lines,
+        records,
         units=reference.unit_codes,
         result_is_document=reference.result_is_document,
-        now_ms=int(time.time() * 1000),
-        semantic_check=lambda event, now: problem_of(event, reference, now),
+        semantic_check=lambda event: meaning_problem(event, reference),
     )
     assert harness.hourly_from_cli(settings) == expected.rows()

@@ -22,6 +22,7 @@ from pipeline.validation import accept_event, problem_of, validate_event
 
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "pipeline" / "schema" / "events-v1.json"
 REFERENCE = load_reference()
+HORIZON_DAYS = 400
 NOW_MS = to_ms(datetime(2024, 6, 10, 12, 0, tzinfo=UTC))
 UNIT = "H70.21.01"
 PROCEDURE = REFERENCE.procedures[0].code
@@ -88,7 +89,7 @@ def test_schema_names_every_type_and_its_fields() -> None:
 
 @pytest.mark.parametrize("kind", sorted(EXTRA))
 def test_every_type_decodes_and_passes_validation(kind: str) -> None:
-    event = accept_event(raw(event_dict(kind)), REFERENCE, NOW_MS)
+    event = accept_event(raw(event_dict(kind)), REFERENCE, NOW_MS, HORIZON_DAYS)
     assert event.type == kind
     assert isinstance(event, EVENT_TYPES[kind])
     assert event.ts_ms == to_ms(datetime(2024, 6, 3, 1, 15, tzinfo=UTC))
@@ -247,26 +248,88 @@ def test_validation_rejects_meaningless_events(
     case: str, document: dict[str, Any], kind: str, field: str
 ) -> None:
     event = decode_event(raw(document))
-    problem = problem_of(event, REFERENCE, NOW_MS)
+    problem = problem_of(event, REFERENCE, NOW_MS, HORIZON_DAYS)
     assert problem is not None, case
     assert (problem.kind, problem.field, problem.event_id) == (kind, field, "e-1")
     with pytest.raises(DecodeError) as caught:
-        accept_event(raw(document), REFERENCE, NOW_MS)
+        accept_event(raw(document), REFERENCE, NOW_MS, HORIZON_DAYS)
     assert caught.value.kind == kind
 
 
-def test_far_future_boundary_is_one_day_after_now() -> None:
+def test_far_future_boundary_is_one_day_after_the_record_timestamp() -> None:
     exactly_one_day = datetime.fromtimestamp(
         NOW_MS / 1000 + 86_400, tz=timezone(timedelta(hours=7))
     )
     event = decode_event(raw(event_dict("dossier.synced", occurred_at=exactly_one_day.isoformat())))
-    assert validate_event(event, REFERENCE, NOW_MS) is event
+    assert validate_event(event, REFERENCE, NOW_MS, HORIZON_DAYS) is event
     a_second_later = (exactly_one_day + timedelta(seconds=1)).isoformat()
     assert problem_of(
         decode_event(raw(event_dict("dossier.synced", occurred_at=a_second_later))),
         REFERENCE,
         NOW_MS,
+        HORIZON_DAYS,
     )
+
+
+@pytest.mark.parametrize(
+    ("occurred_at", "accepted"),
+    [
+        ("1969-12-31T23:59:59+00:00", False),  # a negative epoch
+        ("1970-01-01T00:00:00+00:00", False),
+        ("1999-12-31T23:59:59.999+00:00", False),
+        ("2000-01-01T06:59:59+07:00", False),  # 1999 in UTC
+        ("2000-01-01T00:00:00+00:00", True),
+        ("2099-12-31T23:59:59.999+00:00", True),
+        ("2100-01-01T00:00:00+00:00", False),
+        ("9999-12-31T23:59:59+00:00", False),
+    ],
+)
+def test_occurred_at_outside_2000_to_2100_is_refused_at_the_contract(
+    occurred_at: str, accepted: bool
+) -> None:
+    message = raw(event_dict("dossier.synced", occurred_at=occurred_at))
+    if accepted:
+        assert decode_event(message).occurred_at == datetime.fromisoformat(occurred_at)
+        return
+    with pytest.raises(DecodeError) as caught:
+        decode_event(message)
+    assert (caught.value.kind, caught.value.field, caught.value.event_id) == (
+        "impossible_value",
+        "occurred_at",
+        "e-1",
+    )
+    assert "2000-01-01" in caught.value.reason
+
+
+@pytest.mark.parametrize(
+    ("case", "message", "kind"),
+    [
+        ("invalid UTF-8 in an unknown field", b'"note": "\xff\xfe"', "not_json"),
+        ("an overlong slash in an unknown field", b'"note": "\xc0\xaf"', "not_json"),
+        ("an encoded surrogate in an unknown field", b'"note": "\xed\xa0\x80"', "not_json"),
+        (
+            "1,000 arrays deep in an unknown field",
+            b'"note": ' + b"[" * 1000 + b"]" * 1000,
+            "too_deep",
+        ),
+        ("100,000 objects deep", b'"note": ' + b'{"a":' * 100_000, "too_deep"),
+    ],
+)
+def test_poison_inside_an_unknown_field_is_a_decode_error(
+    case: str, message: bytes, kind: str
+) -> None:
+    good = raw(event_dict("dossier.synced"))
+    poisoned = good[:-1] + b", " + message.decode("unicode_escape").encode("latin-1") + b"}"
+    with pytest.raises(DecodeError) as caught:
+        decode_event(poisoned)
+    assert caught.value.kind == kind, case
+
+
+@pytest.mark.parametrize("depth", [1000, 5000, 200_000])
+def test_deep_nesting_at_the_top_is_a_decode_error(depth: int) -> None:
+    for message in (b"[" * depth + b"]" * depth, b'{"a":' * depth + b"1" + b"}" * depth):
+        with pytest.raises(DecodeError):
+            decode_event(message)
 
 
 def test_failed_payment_of_zero_and_empty_digitisation_are_possible() -> None:
@@ -274,7 +337,7 @@ def test_failed_payment_of_zero_and_empty_digitisation_are_possible() -> None:
         event_dict("payment.failed", amount=0),
         event_dict("dossier.digitized", components=0, reused_components=0, from_data_store=False),
     ):
-        assert problem_of(decode_event(raw(document)), REFERENCE, NOW_MS) is None
+        assert problem_of(decode_event(raw(document)), REFERENCE, NOW_MS, HORIZON_DAYS) is None
 
 
 # --- properties ------------------------------------------------------------------------------
@@ -285,6 +348,11 @@ _OFFSETS = st.integers(min_value=-(23 * 60 + 59), max_value=23 * 60 + 59).map(
 _TIMES = st.builds(
     lambda moment, tz: moment.replace(tzinfo=tz),
     st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2199, 12, 31)),
+    _OFFSETS,
+)
+_OCCURRED = st.builds(
+    lambda moment, tz: moment.replace(tzinfo=tz),
+    st.datetimes(min_value=datetime(2000, 1, 2), max_value=datetime(2099, 12, 30)),
     _OFFSETS,
 )
 _TEXT = st.text(min_size=1, max_size=40)
@@ -316,7 +384,7 @@ def any_event(draw: st.DrawFn) -> events.Event:
     values: dict[str, Any] = {
         "event_id": draw(_TEXT),
         "schema": 1,
-        "occurred_at": draw(_TIMES),
+        "occurred_at": draw(_OCCURRED),
         "unit_code": draw(_TEXT),
         "dossier_id": draw(_TEXT),
         "procedure_code": draw(_TEXT),
@@ -401,7 +469,7 @@ def test_valid_events_with_one_field_broken_only_raise_the_decode_error(
     with contextlib.suppress(
         DecodeError
     ):  # a broken field may still be valid; nothing else escapes
-        accept_event(message, REFERENCE, NOW_MS)
+        accept_event(message, REFERENCE, NOW_MS, HORIZON_DAYS)
 
 
 def test_rfc3339_with_offset_is_what_the_encoder_writes() -> None:

@@ -38,6 +38,7 @@ from pipeline.reference import load_reference
 from pipeline.validation import accept_event
 
 REFERENCE = load_reference()
+HORIZON_DAYS = 400
 VIETNAM = timezone(timedelta(hours=7))
 NOW_MS = 1_735_689_600_000  # 2025-01-01: after everything generated for 2024, decades before the far-future lines
 SCHEMA = json.loads(
@@ -178,7 +179,7 @@ def test_lines_are_canonical_valid_contract_events() -> None:
     assert len(lines) > 5_000
     received: Counter[str] = Counter()
     for line in lines:
-        event = accept_event(line, REFERENCE, NOW_MS)
+        event = accept_event(line, REFERENCE, NOW_MS, HORIZON_DAYS)
         assert encode_event(event).decode() == line  # byte-identical to the contract's encoding
         assert line.count('+07:00"') >= 1
         if event.type == "dossier.received":
@@ -399,7 +400,7 @@ def test_noise_adds_bad_lines_duplicates_and_disorder_without_changing_the_facts
     bad: Counter[str] = Counter()
     for line in noisy:
         try:
-            accept_event(line, REFERENCE, NOW_MS)
+            accept_event(line, REFERENCE, NOW_MS, HORIZON_DAYS)
             good.append(line)
         except DecodeError as error:
             bad[error.kind] += 1

@@ -7,13 +7,14 @@ Every test uses its own namespace and deletes its topics afterwards.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import socket
 import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,13 @@ from kafka.partitioner.default import murmur2
 from pipeline import broker
 from pipeline.cli.generate import generate as generate_command
 from pipeline.cli.ingest import ingest as ingest_command
-from pipeline.errors import StackError
+from pipeline.errors import DecodeError, StackError
+from pipeline.events import decode_event, to_ms
 from pipeline.generator import BAD_KINDS, Noise, generate_batches, profile_named
 from pipeline.producing import produce_all
 from pipeline.reference import load_reference
 from pipeline.settings import Settings
+from pipeline.validation import accept_event
 
 pytestmark = pytest.mark.integration
 
@@ -140,6 +143,12 @@ def test_ingest_routes_good_lines_by_family_keyed_by_dossier_and_bad_ones_to_dea
     )
     arrived = Counter((topic, r.value) for topic, rs in by_topic.items() for r in rs)
     assert arrived == expected
+    # Good lines carry their own time as record timestamp (a 2024 export still counts when
+    # loaded later); dead letters carry the time they were sent.
+    for topic_records in by_topic.values():
+        for record in topic_records:
+            assert record.timestamp == to_ms(decode_event(record.value).occurred_at)
+    assert all(abs(r.timestamp - time.time() * 1000) < 600_000 for r in dead)
     partitions_of: dict[bytes, set[int]] = defaultdict(set)
     for topic_records in by_topic.values():
         for record in topic_records:
@@ -210,9 +219,76 @@ def test_generate_to_kafka_sends_exactly_what_it_writes_to_a_file(
     assert all(
         r.topic.endswith(FAMILY_TOPIC[json.loads(r.value)["type"].split(".")[0]]) for r in records
     )
+    # Each record is stamped with its simulated emission time: the event's own time, or up to
+    # two hours later for a re-sent one.
+    for record in records:
+        occurred_ms = to_ms(decode_event(record.value).occurred_at)
+        assert 0 <= record.timestamp - occurred_ms <= 7201 * 1000
+
+
+def test_a_line_dated_after_the_load_time_is_stamped_with_the_load_time(
+    kafka: Settings, tmp_path: Path
+) -> None:
+    template = json.loads(next(filter(_is_good, write_noisy_file(tmp_path / "day.jsonl")[0])))
+    now = "2024-06-04T12:00:00+0000"
+    soon, later = dict(template), dict(template)
+    soon.update(event_id="soon", occurred_at="2024-06-05T11:00:00+00:00")  # 23 h ahead: fine
+    later.update(event_id="later", occurred_at="2024-06-05T12:00:00.001+00:00")  # a day + 1 ms
+    export = tmp_path / "ahead.jsonl"
+    export.write_text(json.dumps(soon) + "\n" + json.dumps(later) + "\n")
+    result = CliRunner().invoke(
+        ingest_command, [str(export), "--now", now, "--json", *flags(kafka)]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["reasons"] == {"far_future": 1}
+    (good,) = [r for r in read_back(kafka, expected=2) if r.topic != kafka.topic("dead-letters")]
+    assert json.loads(good.value)["event_id"] == "soon"
+    assert good.timestamp == to_ms(datetime.fromisoformat("2024-06-04T12:00:00+00:00"))
+
+
+def _is_good(line: bytes) -> bool:
+    try:
+        accept_event(line, REFERENCE, None, 400)
+    except DecodeError:
+        return False
+    return True
 
 
 def test_unreachable_kafka_is_one_error_not_a_crash() -> None:
     nowhere = Settings(kafka_bootstrap="127.0.0.1:1")
     with pytest.raises(StackError, match="Kafka at 127.0.0.1:1 is not reachable"):
-        produce_all(nowhere, [[("t.dossier-events", b"key", b"{}", None)]])
+        produce_all(nowhere, [[("t.dossier-events", b"key", b"{}", None, None)]])
+
+
+def test_a_5_mb_line_and_bad_utf8_are_reported_and_dead_lettered_and_ingest_goes_on(
+    kafka: Settings, tmp_path: Path
+) -> None:
+    lines, _ = write_noisy_file(tmp_path / "day.jsonl")
+    good = [line for line in lines if _is_good(line)][:3]
+    huge = good[0][:-1] + b', "note": "' + b"x" * (5 * 1024 * 1024) + b'"}'
+    bad_utf8 = good[1][:-1] + b', "note": "\xff\xc0\xaf"}'
+    export = tmp_path / "poison.jsonl"
+    export.write_bytes(b"\n".join([good[0], huge, bad_utf8, good[2]]) + b"\n")
+
+    result = CliRunner().invoke(ingest_command, [str(export), "--json", *flags(kafka)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["good"], summary["bad"]) == (2, 2)
+    assert summary["reasons"] == {"too_large": 1, "not_json": 1}
+    assert summary["truncated_lines"] == [2]
+    text = CliRunner().invoke(ingest_command, [str(export), "--dry-run", *flags(kafka)])
+    assert "line 2" in text.stdout and "too large" in text.stdout
+
+    records = read_back(kafka, expected=4)
+    assert len(records) == 4
+    dead = {
+        dict(r.headers)["chiso766.source"]: r for r in records if r.topic.endswith("dead-letters")
+    }
+    cut = dead[b"poison.jsonl:2"]
+    headers = dict(cut.headers)
+    assert huge.startswith(cut.value) and len(cut.value) < len(huge)
+    assert headers["chiso766.truncated"] == str(len(huge)).encode()
+    assert headers["chiso766.sha256"] == hashlib.sha256(huge).hexdigest().encode()
+    assert dead[b"poison.jsonl:3"].value == bad_utf8
+    sent = sorted(r.value for r in records if not r.topic.endswith("dead-letters"))
+    assert sent == sorted([good[0], good[2]])

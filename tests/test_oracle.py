@@ -73,9 +73,9 @@ def ms(rfc3339: str) -> int:
 
 
 def run(
-    lines: Sequence[bytes | str], *, now: str = NOW, units: set[str] | None = UNITS
+    lines: Sequence[bytes | str | None], *, now: str = NOW, units: set[str] | None = UNITS
 ) -> OracleResult:
-    return recompute(lines, units=units, result_is_document=RESULT_IS_DOCUMENT, now_ms=ms(now))
+    return recompute(lines, units=units, result_is_document=RESULT_IS_DOCUMENT, record_ms=ms(now))
 
 
 def received_only(
@@ -478,19 +478,25 @@ REJECTIONS = [
     ),
     pytest.param(
         event("dossier.received", "e1", "2024-06-11T00:00:00.001+07:00"),
-        "future_timestamp",
-        id="one millisecond more than a day after now",
+        "far_future",
+        id="one millisecond more than a day after the record timestamp",
     ),
     pytest.param(
         event("dossier.received", "e1", "2024-06-11T08:00:00+07:00", unit="H99.99"),
-        "unknown_unit",
-        id="an unknown unit is reported before a future timestamp",
+        "far_future",
+        id="a future timestamp is reported before an unknown unit",
     ),
+    pytest.param(
+        event("dossier.received", "e1", "2023-05-06T23:59:59.999+07:00"),
+        "too_late",
+        id="one millisecond more than 400 days before the record timestamp",
+    ),
+    pytest.param(None, "tombstone", id="a tombstone"),
 ]
 
 
 @pytest.mark.parametrize(("line", "kind"), REJECTIONS)
-def test_bad_line_is_rejected_by_kind(line: bytes, kind: str) -> None:
+def test_bad_line_is_rejected_by_kind(line: bytes | None, kind: str) -> None:
     result = run([line])
     assert result.rejected == {kind: 1}
     assert result.hourly == {}
@@ -513,6 +519,28 @@ def test_exactly_one_day_after_now_is_accepted() -> None:
     result = run(lines)
     assert result.rejected == {}
     assert result.hourly == received_only("H44.07", "2024-06-11T00:00:00+07:00")
+
+
+def test_exactly_the_horizon_before_the_record_timestamp_is_accepted() -> None:
+    lines = [event("dossier.received", "e1", "2023-05-07T00:00:00+07:00")]
+    assert run(lines).rejected == {}
+    assert recompute(
+        lines, units=UNITS, result_is_document=RESULT_IS_DOCUMENT, record_ms=ms(NOW),
+        late_horizon_days=399,
+    ).rejected == {"too_late": 1}  # fmt: skip
+
+
+def test_verdicts_use_each_records_own_timestamp_and_none_means_no_time_bound() -> None:
+    line = event("dossier.received", "e1", "2022-01-01T08:00:00+07:00")
+    future = event("dossier.received", "e2", "2090-01-01T08:00:00+07:00", dossier="D2")
+    records = [
+        (line, ms("2022-01-01T09:00:00+07:00")),  # loaded as history: counts
+        (line, ms("2024-06-10T00:00:00+07:00")),  # the same bytes sent live today: too late
+        (future, None),  # no record timestamp: only the contract's fixed range applies
+    ]
+    result = recompute(records, units=UNITS, result_is_document=RESULT_IS_DOCUMENT)
+    assert result.rejected == {"too_late": 1}
+    assert sum(den for (_, i, _), (_, den) in result.hourly.items() if i == "online_filing") == 2
 
 
 def test_without_a_unit_list_any_unit_is_accepted() -> None:

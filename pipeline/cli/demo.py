@@ -21,6 +21,7 @@ from pipeline.generator.stream import generate_batches
 from pipeline.rates import HEADLINE, INDICATORS, Counts, UnitTotals, roll_up, totals, weakest
 from pipeline.reference import Reference, load_reference
 from pipeline.settings import Settings
+from pipeline.validation import record_ms_for
 from pipeline.windows import DAY_MS, parse_time
 from sinks.reader import dead_letter_counts, summed_rows
 from streams.worker import WorkerCounters
@@ -66,7 +67,7 @@ def demo(settings: Settings, day: str, seed: int, rate: int) -> None:
             LocalKafka(settings).up()
     reference = load_reference(settings)
     with console.status(f"Generating {simulated} for {reference.province}…"):
-        lines = day_messages(settings, reference, simulated, seed)
+        lines = day_messages(settings, reference, simulated, seed, int(time.time() * 1000))
     console.print(
         f"[bold]{len(lines):,}[/] events for {simulated} ({simulated:%A}) · namespace [cyan]{settings.namespace}[/] · "
         f"Kafka {settings.bootstrap_servers} · {settings.store} store"
@@ -106,20 +107,31 @@ def demo(settings: Settings, day: str, seed: int, rate: int) -> None:
     view.print_summary()
 
 
-Message = tuple[str, bytes, bytes]
-"""(topic, key, value) ready to send."""
+Message = tuple[str, bytes, bytes, int]
+"""(topic, key, value, record timestamp in epoch ms) ready to send."""
 
 
-def day_messages(settings: Settings, reference: Reference, day: date, seed: int) -> list[Message]:
-    """One day of the full-volume province, with a little of the mess real feeds have."""
+def day_messages(
+    settings: Settings, reference: Reference, day: date, seed: int, now_ms: int
+) -> list[Message]:
+    """One day of the full-volume province, with a little of the mess real feeds have.
+
+    Records carry the lines' simulated emission times (capped at ``now_ms``), so a past day
+    sent today is judged as it was then: lateness is measured against the record timestamp.
+    """
     noise = Noise(duplicates=0.02, disorder=0.05, bad_fraction=0.005)
     batches = generate_batches(
         reference, seed=seed, start=day, days=1, profile=profile_named("province"), noise=noise
     )
     return [
-        (settings.topic(broker.topic_for_type(kind)), dossier_id.encode(), line.encode())
+        (
+            settings.topic(broker.topic_for_type(kind)),
+            dossier_id.encode(),
+            line.encode(),
+            record_ms_for(emitted_s * 1000, now_ms),
+        )
         for batch in batches
-        for _, line, dossier_id, kind in batch.items
+        for emitted_s, line, dossier_id, kind in batch.items
     ]
 
 
@@ -130,8 +142,8 @@ def _send(settings: Settings, messages: list[Message], rate: int) -> None:
     try:
         for first in range(0, len(messages), chunk):
             tick = time.monotonic()
-            for topic, key, value in messages[first : first + chunk]:
-                producer.send(topic, key=key, value=value)
+            for topic, key, value, timestamp_ms in messages[first : first + chunk]:
+                producer.send(topic, key=key, value=value, timestamp_ms=timestamp_ms)
             if rate:
                 time.sleep(max(0.0, 0.1 - (time.monotonic() - tick)))
         producer.flush()

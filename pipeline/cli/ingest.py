@@ -33,7 +33,9 @@ from pipeline.settings import Settings
     "--now",
     type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"]),
     default=None,
-    help="The 'now' of the far-future check (default: the clock). Dates are UTC midnight.",
+    help="The load time (default: the clock; dates are UTC midnight). Each good line is sent "
+    "with its own occurred_at as record timestamp, or this time if it is later: a line more "
+    "than a day after it is far_future.",
 )
 @click.option(
     "--progress/--no-progress", default=None, help="Show a progress bar (default: on a terminal)."
@@ -55,13 +57,18 @@ def ingest(
     Each line must be one contract-v1 event (see pipeline/schema/events-v1.json) about a
     unit and a procedure of the reference data, not more than a day in the future, with
     possible values. A good line goes byte for byte to {namespace}.dossier-events,
-    .payment-events or .feedback-events, keyed by its dossier_id; a bad line goes to
+    .payment-events or .feedback-events, keyed by its dossier_id and stamped with its own
+    occurred_at (so the worker counts a year-old export too); a bad line goes to
     {namespace}.dead-letters with its reason, kind and FILE:LINE in the message headers.
     Empty lines are skipped and counted. Bad lines do not change the exit status; a file
     that cannot be read, or a Kafka that cannot be reached, exits with status 2.
 
+    A line too large for a Kafka message (over 496 KiB) is not sent: its first 64 KiB go to the
+    dead-letter topic with its size and sha256 in the headers, and its line number is printed.
+
     --json prints {"good", "bad", "blank", "reasons": {kind: count}, "topics": {topic:
-    count}, "examples": [first bad lines], "elapsed_s", "lines_per_s"}.
+    count}, "examples": [first bad lines], "truncated_lines": [line numbers], "elapsed_s",
+    "lines_per_s"}.
 
     \b
     Examples:
@@ -160,3 +167,9 @@ def _report(
     )
     for example in summary.examples[:3]:
         click.echo(f"  {example['source']}: {example['kind']}: {example['reason']}")
+    if summary.truncated_lines:
+        numbers = ", ".join(str(n) for n in summary.truncated_lines)
+        click.echo(
+            f"  too large to send whole (dead-lettered truncated, with size and sha256): "
+            f"line {numbers}"
+        )

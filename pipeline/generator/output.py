@@ -17,6 +17,7 @@ from pipeline.broker import topic_for_type
 from pipeline.generator.stream import DayBatch
 from pipeline.producing import Message, Pacer, produce_all
 from pipeline.settings import Settings
+from pipeline.validation import record_ms_for
 
 _LIVE_CHUNK_S = 0.1
 
@@ -110,15 +111,21 @@ def write_jsonl(
     return summary
 
 
-def kafka_messages(settings: Settings, batch: DayBatch) -> list[Message]:
-    """The batch as (topic, key = dossier_id, value = line) messages for the input topics."""
+def kafka_messages(settings: Settings, batch: DayBatch, now_ms: int) -> list[Message]:
+    """The batch as (topic, key = dossier_id, value = line) messages for the input topics.
+
+    Each record is stamped with its line's simulated emission time (the event's own time, later
+    only for lines the noise holds back or re-sends), capped at ``now_ms``: the worker judges
+    lateness against the record timestamp, so a simulated past still counts when sent today.
+    """
     topics: dict[str, str] = {}
     messages: list[Message] = []
-    for _, line, dossier_id, kind in batch.items:
+    for emitted_s, line, dossier_id, kind in batch.items:
         topic = topics.get(kind)
         if topic is None:
             topic = topics[kind] = settings.topic(topic_for_type(kind))
-        messages.append((topic, dossier_id.encode(), line.encode(), None))
+        record_ms = record_ms_for(emitted_s * 1000, now_ms)
+        messages.append((topic, dossier_id.encode(), line.encode(), None, record_ms))
     return messages
 
 
@@ -137,7 +144,7 @@ def produce_batches(
     def chunks() -> Iterator[list[Message]]:
         for batch in batches:
             pending.append(batch)
-            yield kafka_messages(settings, batch)
+            yield kafka_messages(settings, batch, now_ms=int(time.time() * 1000))
 
     def done(_: int) -> None:
         batch = pending.pop(0)
