@@ -91,7 +91,7 @@ def main() -> None:
     def core_only() -> None:
         processor = build_processor(reference, base.late_horizon_days)
         for records, _ in file_records(lines, "events.jsonl", now_ms, Window(), BATCH):
-            fold(processor, records, now_ms)
+            fold(processor, records)
 
     timed("core only (file records, no store)", count, core_only)
     if args.profile:

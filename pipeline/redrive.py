@@ -15,7 +15,8 @@ from typing import Generic, TypeVar
 from pipeline.broker import topic_for_type
 from pipeline.errors import DecodeError
 from pipeline.reference import Reference
-from pipeline.validation import accept_event
+from pipeline.replay.records import occurred_ms_of
+from pipeline.validation import accept_event, record_ms_for
 
 L = TypeVar("L")
 
@@ -38,20 +39,19 @@ class RedrivePlan(Generic[L]):
 
 
 def plan_redrive(
-    letters: Iterable[tuple[L, str]], reference: Reference, now_ms: int
+    letters: Iterable[tuple[L, str]], reference: Reference, now_ms: int, late_horizon_days: int
 ) -> RedrivePlan[L]:
     """Sort (letter, raw) pairs into those to re-send and those that still fail, and why."""
     plan: RedrivePlan[L] = RedrivePlan()
     for letter, raw in letters:
         value = raw.encode()
+        record_ms = record_ms_for(occurred_ms_of(value), now_ms)
         try:
-            event = accept_event(value, reference, now_ms)
+            event = accept_event(value, reference, record_ms, late_horizon_days)
         except DecodeError as problem:
             plan.still_failing.append((letter, problem))
             continue
         plan.resend.append(
-            Resend(
-                letter, topic_for_type(event.type), event.dossier_id.encode(), value, event.ts_ms
-            )
+            Resend(letter, topic_for_type(event.type), event.dossier_id.encode(), value, record_ms)
         )
     return plan

@@ -7,7 +7,7 @@ import json
 import random
 import time
 from collections import Counter
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -18,7 +18,7 @@ from pipeline.generator.profile import profile_named
 from pipeline.generator.stream import generate_batches
 from pipeline.reference import Reference, load_reference
 from pipeline.settings import Settings
-from pipeline.validation import problem_of
+from pipeline.validation import meaning_problem
 from sinks.store import Store
 from tests.oracle import bucket_start_of, recompute
 
@@ -38,23 +38,35 @@ def noisy_day_lines() -> list[bytes]:
     return lines
 
 
+def history_records(lines: list[bytes]) -> list[tuple[bytes, int]]:
+    """Each line with the record time a history load gives it: its own occurred_at, or NOW_MS
+    when that is later or unreadable (parsed here independently of the replay code)."""
+    out = []
+    for raw in lines:
+        try:
+            moment = datetime.fromisoformat(json.loads(raw)["occurred_at"])
+            occurred_ms = int(moment.timestamp() * 1000) if moment.tzinfo else NOW_MS
+        except (ValueError, KeyError, TypeError, RecursionError):
+            occurred_ms = NOW_MS
+        out.append((raw, min(occurred_ms, NOW_MS)))
+    return out
+
+
 def oracle_rows(lines: list[bytes], reference: Reference = REFERENCE) -> list[dict[str, object]]:
     return recompute(
-        lines,
+        history_records(lines),
         units=reference.unit_codes,
         result_is_document=reference.result_is_document,
-        now_ms=NOW_MS,
-        semantic_check=lambda event, now: problem_of(event, reference, now),
+        semantic_check=lambda event: meaning_problem(event, reference),
     ).rows()
 
 
 def oracle_rejected(lines: list[bytes], reference: Reference = REFERENCE) -> Counter[str]:
     return recompute(
-        lines,
+        history_records(lines),
         units=reference.unit_codes,
         result_is_document=reference.result_is_document,
-        now_ms=NOW_MS,
-        semantic_check=lambda event, now: problem_of(event, reference, now),
+        semantic_check=lambda event: meaning_problem(event, reference),
     ).rejected
 
 

@@ -18,16 +18,15 @@ import pytest
 
 from pipeline.reference import DEMO_PROVINCE_DIR, load_reference
 from pipeline.settings import Settings
-from pipeline.validation import problem_of
 from sinks import hourly, schema
 from sinks.dead_letters import letters
 from sinks.store import Store, open_store
 from tests import stream_harness as harness
-from tests.oracle import recompute
 from tests.replay_helpers import (
-    NOW_MS,
     REFERENCE,
+    history_records,
     noisy_day_lines,
+    oracle_rejected,
     oracle_rows,
     run_cli,
     stored_rows,
@@ -64,13 +63,7 @@ def _without_unit(folder: Path, lines: list[bytes]) -> tuple[Path, str]:
 
 def _rejected(lines: list[bytes], reference_dir: Path | None = None) -> Counter[str]:
     reference = load_reference(reference_dir) if reference_dir else REFERENCE
-    return recompute(
-        lines,
-        units=reference.unit_codes,
-        result_is_document=reference.result_is_document,
-        now_ms=NOW_MS,
-        semantic_check=lambda event, now: problem_of(event, reference, now),
-    ).rejected
+    return oracle_rejected(lines, reference)
 
 
 def test_redrive_after_the_missing_unit_is_added_counts_each_letter_once(
@@ -98,7 +91,7 @@ def test_redrive_after_the_missing_unit_is_added_counts_each_letter_once(
         redriven = json.loads(output)
         assert redriven["resent"] == len(mine)
         assert redriven["still_failing"] == dict(_rejected(noisy_lines))
-        harness.produce(live, mine)  # as if a redrive had died before marking: sent twice
+        harness.produce(live, history_records(mine))  # as if a redrive died before marking
 
         worker = harness.start_worker(live, tmp_path / "worker.log")
         try:

@@ -19,15 +19,15 @@ from sinks.store import open_store
 from tests import stream_harness as harness
 from tests.events_factory import event, line, received
 from tests.oracle import recompute
-from tests.replay_helpers import REFERENCE, run_cli, write_lines
+from tests.replay_helpers import REFERENCE, history_records, run_cli, write_lines
 
 pytestmark = pytest.mark.integration
 
 
 def _expected(lines: list[bytes]) -> dict[tuple[str, str, str], tuple[int, int]]:
     return recompute(
-        lines, units=REFERENCE.unit_codes, result_is_document=REFERENCE.result_is_document,
-        now_ms=1_900_000_000_000,
+        history_records(lines), units=REFERENCE.unit_codes,
+        result_is_document=REFERENCE.result_is_document,
     ).hourly  # fmt: skip
 
 

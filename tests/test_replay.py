@@ -20,6 +20,7 @@ from sinks.replays import notifications_muted, replays_of
 from sinks.store import open_store
 from tests import stream_harness as harness
 from tests.replay_helpers import (
+    history_records,
     noisy_day_lines,
     oracle_rejected,
     oracle_rows,
@@ -123,12 +124,12 @@ def test_replay_from_kafka_equals_the_oracle_and_dead_letters_go_to_the_target(
 ) -> None:
     live = kafka_settings.replace(store="server")
     into = live.replace(namespace=live.namespace + "-r")
-    harness.produce(live, noisy_lines, keying="dossier")
+    harness.produce(live, history_records(noisy_lines), keying="dossier")  # as `ingest` stamps
     try:
         _, output = run_cli(live, "replay", "--into", into.namespace, "--json")
         summary = summary_of(output)
         assert summary["messages"] == len(noisy_lines)
-        # Again, from a time (the produced records are timestamped now): nothing is missed;
+        # Again, from a time (records are stamped with their events' times): nothing is missed;
         # the far-future lines (50 years ahead) are outside the window, hence skipped.
         _, output = run_cli(live, "replay", "--into", into.namespace, "--from", "2024-06-01",
                             "--to", "2024-07-01", "--json")  # fmt: skip

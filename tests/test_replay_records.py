@@ -71,6 +71,7 @@ def test_a_redrive_plan_resends_what_passes_now_and_keeps_what_fails() -> None:
         [("a", good.decode()), ("b", unknown.decode()), ("c", payment.decode())],
         REFERENCE,
         now_ms=AT_MS,
+        late_horizon_days=400,
     )
     assert [(r.letter, r.topic, r.key, r.value, r.record_ms) for r in plan.resend] == [
         ("a", "dossier-events", b"d1", good, AT_MS),

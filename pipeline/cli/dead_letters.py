@@ -173,7 +173,12 @@ def redrive(
     try:
         require_results(store, settings.database, settings.namespace)
         found = letters(store, settings.database, kind=kind, since_ms=since_ms)
-        plan = plan_redrive(((letter, letter.raw) for letter in found), reference, now_ms)
+        plan = plan_redrive(
+            ((letter, letter.raw) for letter in found),
+            reference,
+            now_ms,
+            settings.late_horizon_days,
+        )
         if not dry_run and plan.resend:
             schema.migrate(store, settings.database)  # the marks table (migration 7)
             _send(settings, store, plan, now_ms)

@@ -73,10 +73,12 @@ class KafkaSource:
                         break
                     self.read += 1
                     raw = message.value
-                    if not everything and not window.contains(occurred_ms_of(raw)):
+                    occurred_ms = occurred_ms_of(raw) if raw is not None else None
+                    if not everything and not window.contains(occurred_ms):
                         skipped += 1
                         continue
-                    batch.append((raw, f"{name}{message.offset}", message.timestamp))
+                    stamp = message.timestamp if message.timestamp >= 0 else None
+                    batch.append((raw, f"{name}{message.offset}", stamp))
             remaining -= run(_finished(consumer, remaining, end))
             if batch or skipped:
                 last_progress = time.monotonic()

@@ -19,9 +19,11 @@ from datetime import datetime
 import msgspec
 
 from pipeline.events import to_ms
+from pipeline.validation import record_ms_for
 
-Record = tuple[bytes, str, int]
-"""(raw message bytes, source such as ``topic[partition]@offset`` or ``FILE:LINE``, record ts_ms)."""
+Record = tuple[bytes | None, str, int | None]
+"""(raw message bytes, None for a tombstone; source such as ``topic[partition]@offset`` or
+``FILE:LINE``; record ts_ms, None when the record has none)."""
 
 DAY_MS = 86_400_000
 DEFAULT_MARGIN_MS = 31 * DAY_MS
@@ -138,8 +140,7 @@ def file_records(
         if not everything and not window.contains(occurred_ms):
             skipped += 1
             continue
-        record_ms = now_ms if occurred_ms is None or occurred_ms > now_ms else occurred_ms
-        batch.append((raw, f"{source_name}:{number}", record_ms))
+        batch.append((raw, f"{source_name}:{number}", record_ms_for(occurred_ms, now_ms)))
         if len(batch) >= batch_size:
             yield batch, skipped
             batch, skipped = [], 0

@@ -9,11 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from pipeline.events import AnyEvent
-from pipeline.processing import BatchProcessor, BatchResult, DeadLetter, Incoming
+from pipeline.processing import BatchProcessor, BatchResult, DeadLetter, Incoming, processor_for
 from pipeline.reference import Reference
 from pipeline.replay.records import Record
-from pipeline.validation import validate_event
 
 StoreBatch = Callable[[BatchResult, int], None]
 """Stores a batch's rows or raises (``sinks.writer.ResultWriter.write``); int: recorded_ms."""
@@ -59,25 +57,16 @@ def build_processor(
     max_cached_dossiers: int = REPLAY_CACHED_DOSSIERS,
 ) -> BatchProcessor:
     """The worker's core with the worker's rules (reference checks, lateness horizon)."""
-
-    def check(event: AnyEvent, now_ms: int) -> None:
-        validate_event(event, reference, now_ms)
-
-    return BatchProcessor(
-        is_document=reference.result_is_document.__getitem__,
-        check=check,
-        late_horizon_days=late_horizon_days,
-        max_cached_dossiers=max_cached_dossiers,
-    )
+    return processor_for(reference, late_horizon_days, max_cached_dossiers)
 
 
-def fold(processor: BatchProcessor, records: Sequence[Record], now_ms: int) -> BatchResult:
+def fold(processor: BatchProcessor, records: Sequence[Record]) -> BatchResult:
     """Run one batch through the core: the only place a replay builds ``Incoming``.
 
-    ``now_ms`` is the replay's start (the clock the far-future check compares with); each
-    record also carries its record time (Kafka timestamp, or the event's own time).
+    Each record carries its record time (Kafka timestamp, or the event's own time), against
+    which the core judges lateness and far-future times.
     """
-    return processor.process([Incoming(raw, source) for raw, source, _ in records], now_ms)
+    return processor.process([Incoming(raw, source, ts_ms) for raw, source, ts_ms in records])
 
 
 def replay(
@@ -100,7 +89,7 @@ def replay(
     for records, skipped in batches:
         summary.skipped += skipped
         if records:
-            result = fold(processor, records, now_ms)
+            result = fold(processor, records)
             store_batch(result, now_ms)
             if publish_dead_letters is not None and result.dead_letters:
                 publish_dead_letters([_as_tuple(d) for d in result.dead_letters])
