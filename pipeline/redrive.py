@@ -39,12 +39,11 @@ class RedrivePlan(Generic[L]):
 
 
 def plan_redrive(
-    letters: Iterable[tuple[L, str]], reference: Reference, now_ms: int, late_horizon_days: int
+    letters: Iterable[tuple[L, bytes]], reference: Reference, now_ms: int, late_horizon_days: int
 ) -> RedrivePlan[L]:
-    """Sort (letter, raw) pairs into those to re-send and those that still fail, and why."""
+    """Sort (letter, original bytes) pairs into those to re-send and those that still fail."""
     plan: RedrivePlan[L] = RedrivePlan()
-    for letter, raw in letters:
-        value = raw.encode()
+    for letter, value in letters:
         record_ms = record_ms_for(occurred_ms_of(value), now_ms)
         try:
             event = accept_event(value, reference, record_ms, late_horizon_days)

@@ -1,13 +1,14 @@
 """Read dead letters back, and mark the ones that were sent to the input topics again.
 
-A letter is one rejected message: the distinct (source, raw) of ``dead_letters`` (the same
-message rejected again by a restarted worker or by a replay into the same namespace is the same
-letter), identified by ``cityHash64(source, raw)``. A letter is *open* until it is marked in
+A letter is one rejected message: the distinct (source, raw_sha256) of ``dead_letters`` (the
+same message rejected again by a restarted worker or by a replay into the same namespace is the
+same letter), identified by ``cityHash64(source, raw_sha256)``. A letter is *open* until it is marked in
 ``dead_letters_redriven``; marking is idempotent, so a letter redriven twice is marked once.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,11 +28,18 @@ class Letter:
     kind: str
     reason: str
     raw: str
-    """The original message (bytes that were not UTF-8 show as U+FFFD)."""
+    """The original message as text (bytes that were not UTF-8 show as U+FFFD)."""
     recorded_ms: int
     """When the letter was first recorded (wall clock, epoch ms)."""
     redriven_ms: int = 0
     """When it was sent to the input topics again; 0 while it is open."""
+    raw_base64: str = ""
+    """The exact original bytes in base64 when they are not UTF-8, else empty."""
+
+    @property
+    def raw_bytes(self) -> bytes:
+        """The exact original bytes."""
+        return base64.b64decode(self.raw_base64) if self.raw_base64 else self.raw.encode()
 
     @property
     def is_open(self) -> bool:
@@ -56,19 +64,19 @@ def letters(
             raise ConfigError(f"kind {kind!r}: expected a word like unknown_unit")
         conditions.append(f"kind = '{kind}'")
     rows = store.query(
-        f"""SELECT cityHash64(source, raw) AS letter_id, source,
-                   argMax(kind, recorded_ms), argMax(reason, recorded_ms), raw,
-                   min(recorded_ms) AS first_ms
+        f"""SELECT cityHash64(source, raw_sha256) AS letter_id, source,
+                   argMax(kind, recorded_ms), argMax(reason, recorded_ms), any(raw),
+                   min(recorded_ms) AS first_ms, any(raw_base64)
             FROM {database}.dead_letters
             WHERE {" AND ".join(conditions)}
-            GROUP BY source, raw
+            GROUP BY source, raw_sha256
             HAVING first_ms >= {int(since_ms or 0)}
             ORDER BY first_ms, source"""
     )
     marks = redriven_marks(store, database)
     found = [
-        Letter(int(i), str(s), str(k), str(r), str(raw), int(ms), marks.get(int(i), 0))
-        for i, s, k, r, raw, ms in rows
+        Letter(int(i), str(s), str(k), str(r), str(raw), int(ms), marks.get(int(i), 0), str(b64))
+        for i, s, k, r, raw, ms, b64 in rows
     ]
     return found if include_redriven else [letter for letter in found if letter.is_open]
 

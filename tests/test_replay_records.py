@@ -68,7 +68,7 @@ def test_a_redrive_plan_resends_what_passes_now_and_keeps_what_fails() -> None:
     payment = line(event("payment.succeeded", "p1", "d1", AT, amount=5, method="cash"))
     unknown = line(received("e2", "d2", AT, unit_code="H00.99"))
     plan = plan_redrive(
-        [("a", good.decode()), ("b", unknown.decode()), ("c", payment.decode())],
+        [("a", good), ("b", unknown), ("c", payment)],
         REFERENCE,
         now_ms=AT_MS,
         late_horizon_days=400,

@@ -132,6 +132,7 @@ def _letter_json(letter: Letter) -> dict[str, object]:
         "source": letter.source,
         "reason": letter.reason,
         "raw": letter.raw,
+        "raw_base64": letter.raw_base64 or None,
         "redriven_at": rfc3339(letter.redriven_ms) if letter.redriven_ms else None,
     }
 
@@ -174,7 +175,7 @@ def redrive(
         require_results(store, settings.database, settings.namespace)
         found = letters(store, settings.database, kind=kind, since_ms=since_ms)
         plan = plan_redrive(
-            ((letter, letter.raw) for letter in found),
+            ((letter, letter.raw_bytes) for letter in found),
             reference,
             now_ms,
             settings.late_horizon_days,
