@@ -80,6 +80,21 @@ DEAD_LETTER_COLUMNS = (
 """``raw`` is the message as UTF-8 text (invalid bytes replaced); ``raw_base64`` holds the exact
 original bytes when they are not UTF-8 (else ''); ``raw_sha256`` is the hex SHA-256 of the
 original bytes."""
+REPLAY_COLUMNS = (
+    "replay_id",
+    "source",
+    "from_ms",
+    "to_ms",
+    "notify",
+    "created_namespace",
+    "started_ms",
+    "finished_ms",
+    "messages",
+    "accepted",
+    "dead_letters",
+    "version",
+)
+REDRIVEN_COLUMNS = ("letter_id", "source", "topic", "redriven_ms")
 
 # Each step is (version, description, statements). Statements use {db} for the namespace's database;
 # a statement naming a function of PROCEDURES runs that function (store, database) instead.
@@ -215,6 +230,39 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         3,
         "dead letters keyed by source, hash of the raw bytes and recorded time",
         ["python:rekey_dead_letters"],
+    ),
+    (
+        7,
+        "replay bookkeeping: replays into this namespace, redriven dead letters",
+        [
+            # One row per replay into this namespace, rewritten with a higher version when it
+            # ends (finished_ms > 0). notify = 0 asks the alert evaluator to stay quiet: while
+            # the replay runs, and for good in a namespace the replay created.
+            """CREATE TABLE IF NOT EXISTS {db}.replays (
+                replay_id String,
+                source String,
+                from_ms UInt64,
+                to_ms UInt64,
+                notify UInt8,
+                created_namespace UInt8,
+                started_ms UInt64,
+                finished_ms UInt64,
+                messages UInt64,
+                accepted UInt64,
+                dead_letters UInt64,
+                version UInt64
+            ) ENGINE = ReplacingMergeTree(version)
+            ORDER BY replay_id""",
+            # A dead letter (cityHash64(source, raw) of a dead_letters row) that was sent to
+            # the input topics again; such letters are no longer open, however often re-sent.
+            """CREATE TABLE IF NOT EXISTS {db}.dead_letters_redriven (
+                letter_id UInt64,
+                source String,
+                topic String,
+                redriven_ms UInt64
+            ) ENGINE = ReplacingMergeTree()
+            ORDER BY letter_id""",
+        ],
     ),
 ]
 

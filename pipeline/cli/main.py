@@ -9,13 +9,16 @@ import click
 
 from pipeline.cli import (
     dashboards,
+    dead_letters,
     demo,
+    diff,
     generate,
     ingest,
     migrate,
     rates,
     reconcile,
     reference,
+    replay,
     report,
     score,
     stack,
@@ -50,6 +53,9 @@ cli.add_command(generate.generate)
 cli.add_command(ingest.ingest)
 cli.add_command(reference.reference)
 cli.add_command(dashboards.dashboards)
+cli.add_command(replay.replay)
+cli.add_command(diff.diff)
+cli.add_command(dead_letters.dead_letters)
 
 
 def main() -> None:

@@ -1,0 +1,197 @@
+"""Replay throughput: from a file, from the archive and from Kafka, beside baselines from the same run.
+
+Prints, for one set of generated province days:
+  * baselines: plain ``orjson.loads`` of every line, and contract decoding alone;
+  * the core alone (``BatchProcessor``: decode, validate, fold) over file records, no store;
+  * ``replay`` from the file and from the archive into the embedded store (core + writes +
+    hourly refresh), the path ``chiso766 replay --source FILE|archive`` takes;
+  * ``replay`` from Kafka (a plain consumer, no group) into the embedded store, beside the live
+    worker (Faust, in a child process) consuming the very same topics.
+
+    .venv/bin/python benchmarks/bench_replay.py            # 7 province days, ~2 minutes
+    .venv/bin/python benchmarks/bench_replay.py --days 3 --no-kafka --profile
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import multiprocessing
+import pstats
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import orjson
+
+from pipeline import broker
+from pipeline.events import decode_event
+from pipeline.producing import Message, produce_all
+from pipeline.reference import Reference, load_reference
+from pipeline.replay.kafka_source import open_kafka_source
+from pipeline.replay.records import Record, Window, file_records
+from pipeline.replay.run import build_processor, fold, replay
+from pipeline.settings import Settings
+from sinks import hourly, schema
+from sinks.archive import archive_batches
+from sinks.store import Store, open_store
+from sinks.writer import ResultWriter
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+BATCH = 20_000
+
+
+def generate(path: Path, days: int) -> list[bytes]:
+    subprocess.run(
+        [sys.executable, "-m", "pipeline", "generate", "--profile", "province", "--start",
+         "2024-06-03", "--days", str(days), "--out", str(path), "--duplicates", "0.02",
+         "--disorder", "0.02", "--bad-fraction", "0.002", "--no-progress"],
+        cwd=REPO, check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    return path.read_bytes().splitlines()
+
+
+def timed(label: str, count: int, run: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    run()
+    seconds = time.perf_counter() - started
+    rate = count / seconds
+    print(f"{label:<34}: {rate:>10,.0f} events/s  ({count:,} in {seconds:.2f} s)")
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--days", type=int, default=7, help="province days to replay")
+    parser.add_argument("--no-kafka", action="store_true", help="skip the Kafka part")
+    parser.add_argument("--profile", action="store_true", help="profile the core, print the top")
+    args = parser.parse_args()
+
+    folder = Path(tempfile.mkdtemp(prefix="chiso766-bench-replay-"))
+    base = Settings.resolve({"store": "embedded", "chdb_path": str(folder / "chdb")})
+    reference = load_reference(base)
+    export = folder / "events.jsonl"
+    lines = generate(export, args.days)
+    count = len(lines)
+    now_ms = int(time.time() * 1000)
+    print(f"{count:,} events ({args.days} province days) on {multiprocessing.cpu_count()} cores "
+          "shared with the broker, ClickHouse and whatever else runs")  # fmt: skip
+
+    timed("baseline: orjson.loads", count, lambda: [_load(x) for x in lines])
+    timed("baseline: contract decode only", count, lambda: [_decode(x) for x in lines])
+
+    def core_only() -> None:
+        processor = build_processor(reference, base.late_horizon_days)
+        for records, _ in file_records(lines, "events.jsonl", now_ms, Window(), BATCH):
+            fold(processor, records)
+
+    timed("core only (file records, no store)", count, core_only)
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        core_only()
+        profiler.disable()
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(12)
+        print(out.getvalue())
+
+    store = open_store(base)
+    live = base.replace(namespace=f"bench-live-{uuid.uuid4().hex[:6]}")
+    copy = base.replace(namespace=f"bench-copy-{uuid.uuid4().hex[:6]}")
+
+    with export.open("rb") as handle:
+        timed("replay file -> embedded store", count,
+              into_store(store, live, file_records(handle, "events.jsonl", now_ms, Window(), BATCH),
+                         reference, now_ms))  # fmt: skip
+    archived = int(store.query(f"SELECT count() FROM {live.database}.events_raw")[0][0])
+    timed("replay archive -> embedded store", archived,
+          into_store(store, copy, archive_batches(store, live.database, Window()), reference, now_ms))  # fmt: skip
+
+    if not args.no_kafka:
+        kafka_part(base, lines, store, reference, now_ms, folder)
+
+
+def kafka_part(base: Settings, lines: list[bytes], store: Store, reference: Reference,
+               now_ms: int, folder: Path) -> None:  # fmt: skip
+    from bench_stream import in_child, run_worker
+
+    from pipeline.stack.kafka import LocalKafka
+
+    LocalKafka(base).up()
+    source = base.replace(namespace=f"bench-kafka-{uuid.uuid4().hex[:6]}")
+    broker.ensure_topics(source)
+    topics: dict[str, str] = {}
+    messages: list[Message] = []
+    for raw in lines:
+        try:
+            payload = orjson.loads(raw)
+            topic = broker.topic_for_type(str(payload["type"]))
+            key = str(payload["dossier_id"]).encode()
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            topic, key = broker.DOSSIER_EVENTS, None
+        full = topics.setdefault(topic, source.topic(topic))
+        messages.append((full, key, raw, None))
+    produce_all(source, [messages])
+    target = source.replace(namespace=source.namespace + "-r")
+    kafka = open_kafka_source(
+        source.bootstrap_servers,
+        [source.topic(t) for t in broker.INPUT_TOPICS],
+        Window(),
+        batch_size=BATCH,
+    )
+    try:
+        run = into_store(store, target, kafka.batches(), reference, now_ms)
+        timed("replay Kafka -> embedded store", kafka.total, run)
+    finally:
+        kafka.close()
+    worker_settings = source.replace(chdb_path=str(folder / "worker-chdb"))
+    result = in_child(run_worker, worker_settings, len(lines), False)
+    print(f"{'baseline: live worker (Faust)':<34}: {result['events_per_s']:>10,.0f} events/s  "
+          f"({result['messages']:,} messages from the same topics)")  # fmt: skip
+    broker.delete_namespace_topics(source)
+    broker.delete_namespace_topics(target)
+
+
+def into_store(store: Store, target: Settings, batches: Iterable[tuple[list[Record], int]],
+               reference: Reference, now_ms: int) -> Callable[[], None]:  # fmt: skip
+    """What ``chiso766 replay`` does after choosing a source: migrate, replay, refresh."""
+
+    def run() -> None:
+        schema.migrate(store, target.database)
+        replay(
+            batches,
+            build_processor(reference, target.late_horizon_days),
+            ResultWriter(store, target.database).write,
+            None,
+            now_ms=now_ms,
+            clock_s=time.monotonic,
+        )
+        hourly.refresh_all(store, target.database)
+
+    return run
+
+
+def _load(raw: bytes) -> object:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _decode(raw: bytes) -> object:
+    try:
+        return decode_event(raw)
+    except Exception:
+        return None
+
+
+if __name__ == "__main__":
+    main()

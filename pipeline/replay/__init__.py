@@ -1,0 +1,1 @@
+"""Replay: recompute a namespace's results from Kafka, the raw archive or an export file."""
