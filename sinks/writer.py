@@ -72,13 +72,16 @@ class ResultWriter:
                 )
         for index, reason in self._insert_isolating("events_raw", EVENT_COLUMNS, archive):
             refused.append(_rejected(archive[index], sources[index], reason))
+        # ``result`` changes only once every insert went through: the worker calls ``write``
+        # again with the same result after an outage, which must not count a refusal twice.
+        letters = [*result.dead_letters, *refused]
+        dead = [dead_letter_row(d, recorded_ms) for d in letters]
+        self._insert("dead_letters", DEAD_LETTER_COLUMNS, dead)
         if refused:
             log.warning("the store refused the rows of %d messages; dead-lettered: %s",
                         len(refused), refused[0].reason)  # fmt: skip
             result.accepted -= len(refused)
             result.dead_letters.extend(refused)
-        dead = [dead_letter_row(d, recorded_ms) for d in result.dead_letters]
-        self._insert("dead_letters", DEAD_LETTER_COLUMNS, dead)
 
     def _insert_isolating(
         self, table: str, columns: Sequence[str], rows: Sequence[Row]
