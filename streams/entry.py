@@ -18,6 +18,7 @@ from sinks import schema
 from sinks.store import Store, open_store
 from sinks.writer import ResultWriter
 from streams.agents import MAX_BATCH
+from streams.broker_watch import add_broker_watch
 from streams.waiting import StoreWaiter
 from streams.worker import BatchPipeline, WorkerCounters, build_worker_app
 
@@ -64,6 +65,7 @@ def assemble(
     counters = counters or WorkerCounters()
     pipeline = BatchPipeline(processor, waiter.wrap(writer.write), publisher.publish, counters)
     app = build_worker_app(settings, pipeline, max_batch=max_batch)
+    add_broker_watch(app, settings)
     return Worker(settings, app, store, reference, counters, publisher)
 
 
