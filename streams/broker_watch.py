@@ -41,7 +41,7 @@ async def reachable(addresses: list[tuple[str, int]], timeout_s: float) -> str |
 
 def add_broker_watch(app: faust.App, settings: Settings, every_s: float = CHECK_EVERY_S) -> None:
     addresses = [_split(address) for address in settings.bootstrap_servers.split(",")]
-    outage = Outage(f"Kafka at {settings.bootstrap_servers}")
+    outage = Outage(f"Kafka at {settings.bootstrap_servers}", max_delay_s=every_s)
 
     @app.timer(every_s, name="chiso766-broker-watch")
     async def watch_broker() -> None:
