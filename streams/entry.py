@@ -15,6 +15,7 @@ from pipeline.settings import Settings
 from sinks import schema
 from sinks.store import Store, open_store
 from sinks.writer import ResultWriter
+from streams.broker_watch import add_broker_watch
 from streams.waiting import StoreWaiter
 from streams.worker import BatchPipeline, WorkerCounters, build_worker_app
 
@@ -53,6 +54,7 @@ def assemble(
     counters = counters or WorkerCounters()
     pipeline = BatchPipeline(processor, waiter.wrap(writer.write), publisher.publish, counters)
     app = build_worker_app(settings, pipeline, group)
+    add_broker_watch(app, settings)
     return Worker(settings, app, store, reference, counters, publisher)
 
 

@@ -1,5 +1,9 @@
 """How the worker logs: Faust's line format, no spinner off a terminal, client floods collapsed.
 
+On a fresh broker the first group lookups fail with "coordinator not available" until the
+broker has created its offsets topic; the client retries, so those lines are dropped during
+the first ``START_GRACE_S`` (a coordinator still missing after that is logged).
+
 During a broker outage the Kafka clients log the same failure many times a second; the
 ``RepeatFilter`` lets the first line of each kind through, then stays quiet about that kind
 until ``quiet_s`` has passed, and says how many it held back when it lets the next one through.
@@ -18,6 +22,9 @@ import faust
 LOG_FORMAT = "[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s"
 CLIENT_LOGGERS = ("aiokafka", "kafka", "faust", "mode")
 """Loggers of the Kafka clients and Faust whose repeated lines are collapsed."""
+EXPECTED_AT_START = ("CoordinatorNotAvailable", "coordinator not available")
+"""Client errors a fresh broker causes while it creates its offsets topic; retried by the client."""
+START_GRACE_S = 60.0
 
 
 class RepeatFilter(logging.Filter):
@@ -27,13 +34,18 @@ class RepeatFilter(logging.Filter):
         super().__init__()
         self.quiet_s = quiet_s
         self._clock_s = clock_s
+        self._started_s = clock_s()
         self._last: dict[tuple[str, str], tuple[float, int]] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING or not record.name.startswith(CLIENT_LOGGERS):
             return True
-        key = (record.name, str(record.msg))
         now = self._clock_s()
+        if now - self._started_s < START_GRACE_S:
+            text = record.getMessage()
+            if any(expected in text for expected in EXPECTED_AT_START):
+                return False
+        key = (record.name, str(record.msg))
         seen = self._last.get(key)
         if seen is not None and now - seen[0] < self.quiet_s:
             self._last[key] = (seen[0], seen[1] + 1)

@@ -220,8 +220,12 @@ def test_no_command_prints_a_traceback_for_hostile_arguments(
     for case in cases:
         outcome = outcomes[id(case)]
         problem = outcome.problem(case.unclassified_ok)
-        if problem is None and case.must_fail and not outcome.code:
-            problem = f"exited {outcome.code}, expected a refusal"
+        if problem is None and case.must_fail:
+            said = [line for line in outcome.stderr.splitlines() if line.strip()]
+            if not outcome.code:
+                problem = f"exited {outcome.code}, expected a refusal"
+            elif len(said) != 1:
+                problem = f"refused in {len(said)} lines, expected one"
         if problem:
             shown = " ".join(repr(a) if (" " in a or "\n" in a) else a for a in outcome.argv)
             problems.append(f"{shown}: {problem}\n{outcome.stderr[-600:]}")

@@ -34,6 +34,10 @@ def test_demo_streams_a_day_and_stores_exactly_the_oracle_numbers(
     assert run.returncode == 0, output + run.stderr.decode()
     assert time.monotonic() - started < 180
     assert "five weakest units" in output and "dead-lettered" in output
+    # Output to a pipe: no terminal codes (Faust's spinner), no ERROR line from a normal start.
+    errors = run.stderr.decode()
+    assert "\x1b" not in output + errors
+    assert "ERROR" not in output + errors and "Traceback" not in errors, errors
 
     reference = load_reference()
     now_ms = int(time.time() * 1000)

@@ -8,6 +8,7 @@ the project's stack code) and stops and restarts that one; the shared server is 
 from __future__ import annotations
 
 import random
+import re
 import socket
 import subprocess
 import time
@@ -108,8 +109,8 @@ def test_worker_waits_out_clickhouse_down_at_start_and_for_90_s_midstream(
         committed = harness.input_offsets(settings)[1]
 
         # 90 s without ClickHouse while the second half arrives.
-        stopped_at = time.monotonic()
         assert clickhouse.down()
+        stopped_at = time.monotonic()  # the server is gone from here on
         harness.produce(settings, records[half:])
         while time.monotonic() - stopped_at < OUTAGE_S:
             assert worker.poll() is None, log.read_text()
@@ -129,6 +130,8 @@ def test_worker_waits_out_clickhouse_down_at_start_and_for_90_s_midstream(
     back = _log_lines(log, "back after")
     assert len(back) == 2, text
     print(f"outage of {outage_s:.0f} s; worker said: {back[-1]}")
+    said_s = int(re.search(r"back after (\d+) s", back[-1]).group(1))  # type: ignore[union-attr]
+    assert said_s >= OUTAGE_S, "the worker waited through the whole outage"
     # Exact numbers: read back from the restarted server.
     clickhouse.up()
     try:

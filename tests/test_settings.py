@@ -61,3 +61,26 @@ def test_existing_kafka_is_a_matter_of_settings() -> None:
 def test_bad_values_name_the_setting(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         Settings.resolve({}, env=env)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"namespace": "ns\n"},
+        {"namespace": "ns\nmore"},
+        {"kafka_bootstrap": "bad host:x"},
+        {"kafka_bootstrap": "[::1"},
+        {"kafka_bootstrap": "host:99999"},
+        {"kafka_bootstrap": "ok:9092,:9092"},
+        {"chdb_path": "/tmp/db?mode=ro"},
+    ],
+)
+def test_hostile_values_are_refused_with_one_line(changes: dict[str, str]) -> None:
+    with pytest.raises(ConfigError) as refused:
+        Settings(**changes)  # type: ignore[arg-type]
+    assert "\n" not in str(refused.value).replace("\\n", "")
+
+
+def test_good_addresses_pass() -> None:
+    settings = Settings(kafka_bootstrap="kafka:29092,[::1]:9092,10.0.0.7:9092")
+    assert settings.bootstrap_servers.count(",") == 2

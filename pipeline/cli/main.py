@@ -64,6 +64,10 @@ def main() -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
+    except click.UsageError as exc:  # one line, not click's usage block
+        command = exc.ctx.command_path if exc.ctx else "chiso766"
+        click.echo(f"Error: {exc.format_message()} (see: {command} --help)", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
