@@ -1,4 +1,4 @@
-"""Event contract v1 (DESIGN.md §4): typed structs, fast JSON decoding, and one error for bad input.
+"""Event contract v1 (docs/event-contract.md): typed structs, fast JSON decoding, one error for bad input.
 
 Every event is a JSON object with the common fields and the extra fields of its ``type``.
 Timestamps are RFC 3339 strings with an offset on the wire and aware ``datetime`` values here;
