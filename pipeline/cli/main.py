@@ -7,6 +7,7 @@ import sys
 import click
 
 from pipeline.cli import (
+    alerts,
     demo,
     generate,
     ingest,
@@ -42,6 +43,7 @@ cli.add_command(score.score)
 cli.add_command(generate.generate)
 cli.add_command(ingest.ingest)
 cli.add_command(reference.reference)
+cli.add_command(alerts.alerts)
 
 
 def main() -> None:
