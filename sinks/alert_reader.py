@@ -17,7 +17,7 @@ from pipeline.rates import Counts
 from sinks.store import Store
 
 # Event type family -> input topic, as SQL (the type's prefix before the first dot).
-_TOPIC_SQL = "multiIf({})".format(
+TOPIC_SQL = "multiIf({})".format(
     ", ".join(
         f"startsWith(type, '{family}.'), '{topic}'"
         for family, topic in (
@@ -28,7 +28,7 @@ _TOPIC_SQL = "multiIf({})".format(
     )
     + ", ''"
 )
-_DEAD_LETTER_MS_SQL = (
+DEAD_LETTER_MS_SQL = (
     "if(toUInt32(ifNull(parseDateTimeBestEffortOrNull(visitParamExtractString(raw, 'occurred_at')), "
     "toDateTime(0))) > 0, toUInt64(toUInt32(ifNull(parseDateTimeBestEffortOrNull("
     "visitParamExtractString(raw, 'occurred_at')), toDateTime(0)))) * 1000, recorded_ms)"
@@ -44,7 +44,7 @@ def read_facts(store: Store, database: str, needs: Needs) -> Facts:
     for end in ends:
         rows = store.query(
             f"""SELECT topic, max(occurred_ms) FROM (
-                    SELECT {_TOPIC_SQL} AS topic, occurred_ms FROM {database}.events_raw
+                    SELECT {TOPIC_SQL} AS topic, occurred_ms FROM {database}.events_raw
                     WHERE occurred_ms >= {end - STALL_LOOKBACK_MS} AND occurred_ms < {end})
                 GROUP BY topic"""
         )
@@ -59,7 +59,7 @@ def read_facts(store: Store, database: str, needs: Needs) -> Facts:
         )[0][0]
         dead = store.query(
             f"""SELECT uniqExact(source) FROM {database}.dead_letters
-                WHERE {_DEAD_LETTER_MS_SQL} >= {start} AND {_DEAD_LETTER_MS_SQL} < {end}"""
+                WHERE {DEAD_LETTER_MS_SQL} >= {start} AND {DEAD_LETTER_MS_SQL} < {end}"""
         )[0][0]
         facts.messages[(start, end)] = (int(dead), int(accepted))
     return facts
@@ -102,7 +102,7 @@ def read_history(store: Store, database: str, start_ms: int, end_ms: int) -> His
     )
     topic_hours = store.query(
         f"""SELECT topic, h, uniqExact(event_id), max(occurred_ms) FROM (
-                SELECT {_TOPIC_SQL} AS topic, intDiv(occurred_ms, 3600000) * 3600000 AS h,
+                SELECT {TOPIC_SQL} AS topic, intDiv(occurred_ms, 3600000) * 3600000 AS h,
                        event_id, occurred_ms
                 FROM {database}.events_raw
                 WHERE occurred_ms >= {start_ms} AND occurred_ms < {end_ms})
@@ -110,7 +110,7 @@ def read_history(store: Store, database: str, start_ms: int, end_ms: int) -> His
     )
     dead_hours = store.query(
         f"""SELECT h, uniqExact(source) FROM (
-                SELECT intDiv({_DEAD_LETTER_MS_SQL}, 3600000) * 3600000 AS h, source
+                SELECT intDiv({DEAD_LETTER_MS_SQL}, 3600000) * 3600000 AS h, source
                 FROM {database}.dead_letters)
             WHERE h >= {start_ms} AND h < {end_ms}
             GROUP BY h"""

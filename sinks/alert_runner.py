@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from pipeline.alerts.evaluate import STALL_LOOKBACK_MS, Evaluator, StateKey
+from pipeline.alerts.evaluate import needs as all_needs
 from pipeline.alerts.state import AlertState, Transition
 from pipeline.windows import HOUR_MS, bucket_of
 from sinks import alert_store
@@ -64,7 +65,7 @@ def backtest(
 
 def earliest_needed(evaluator: Evaluator, at_ms: int) -> int:
     """The oldest hour any rule looks at when evaluated at ``at_ms`` (later instants look later)."""
-    needs = evaluator.needs(at_ms)
+    needs = all_needs(evaluator.ruleset, at_ms, skip_muted=False)
     starts = [start for start, _ in needs.rate_windows] + [
         start for start, _ in needs.message_windows
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date
 
 from pipeline.events import AnyEvent
@@ -43,6 +44,7 @@ def load_weeks(
     writer = ResultWriter(store, database)
     parsed = [parse_incident(spec, reference) for spec in incidents]
     pending: list[Incoming] = []
+    now_ms = int(time.time() * 1000)  # the worker's wall clock: far-future lines are rejected
     for batch in generate_batches(
         reference, seed=seed, start=start, days=days, profile=profile_named("province"),
         incidents=parsed, noise=NOISE,
@@ -52,8 +54,8 @@ def load_weeks(
                 continue
             pending.append(Incoming(line.encode(), f"gen@{len(pending)}"))
             if len(pending) >= BATCH:
-                writer.write(processor.process(pending, 4_000_000_000_000), 0)
+                writer.write(processor.process(pending, now_ms), 0)
                 pending = []
     if pending:
-        writer.write(processor.process(pending, 4_000_000_000_000), 0)
+        writer.write(processor.process(pending, now_ms), 0)
     refresh_all(store, database)

@@ -9,6 +9,7 @@ looks at the hours that ended ``lateness`` before T, so late events have had tim
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -69,13 +70,16 @@ def rate_windows(rule: Rule, at_ms: int) -> list[Window]:
     return [(start - k * WEEK_MS, end - k * WEEK_MS) for k in range(weeks + 1)]
 
 
-def needs(ruleset: RuleSet, at_ms: int) -> Needs:
+def needs(ruleset: RuleSet, at_ms: int, skip_muted: bool = True) -> Needs:
+    """What the rules not muted at ``at_ms`` will read (muted rules read nothing, unless not ``skip_muted``)."""
     rate: set[Window] = set()
     indicators: set[str] = set()
     topics: set[tuple[str, int]] = set()
     messages: set[Window] = set()
     for rule in ruleset.rules:
         end = window_end(rule, at_ms)
+        if skip_muted and is_muted(rule, end, ruleset.office):
+            continue
         if rule.is_rate:
             rate.update(rate_windows(rule, at_ms))
             indicators.add(rule.indicator)
@@ -194,7 +198,7 @@ class Evaluator:
         baseline = statistics.median(weekly)
         return Judgement(
             True,
-            breach=value <= rule.drop.floor(baseline),
+            breach=value <= rule.drop.floor(baseline) and z_score(now, baseline) >= rule.min_z,
             recovered=value >= rule.recover_within.floor(baseline),
             value=value,
             baseline=baseline,
@@ -207,6 +211,16 @@ class Evaluator:
         quiet = office_minutes_between(since, end, self.ruleset.office)
         stalled = quiet >= rule.minutes
         return Judgement(True, stalled, not stalled, float(quiet), float(rule.minutes), None)
+
+
+def z_score(now: Counts, baseline: float) -> float:
+    """How many binomial standard errors ``now`` lies below ``baseline`` (inf when it cannot vary)."""
+    n = now.denominator
+    spread = math.sqrt(n * baseline * (1 - baseline))
+    shortfall = baseline * n - now.numerator
+    if spread == 0:
+        return math.inf if shortfall > 0 else 0.0
+    return shortfall / spread
 
 
 def _judge_messages(rule: Rule, facts: Facts, end: int) -> Judgement:

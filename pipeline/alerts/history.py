@@ -37,7 +37,10 @@ class History:
             index = self._index(bucket_ms)
             if 0 <= index < self.hours and denominator > 0:
                 per_series.setdefault((unit, indicator), []).append((index, numerator, denominator))
-        self._series = {key: _prefix(self.hours, points) for key, points in per_series.items()}
+        self._series: dict[str, list[tuple[str, list[int], list[int]]]] = {}
+        for (unit, indicator), points in sorted(per_series.items()):
+            nums, dens = _prefix(self.hours, points)
+            self._series.setdefault(indicator, []).append((unit, nums, dens))
         events = [0] * self.hours
         dead = [0] * self.hours
         newest: dict[str, tuple[list[int], list[int]]] = {}
@@ -71,15 +74,13 @@ class History:
         return facts
 
     def rate_sums(self, window: tuple[int, int], indicators: Iterable[str]) -> UnitTotals:
-        wanted = frozenset(indicators)
         lo, hi = self._span(window)
         out: UnitTotals = {}
-        for (unit, indicator), (nums, dens) in self._series.items():
-            if indicator not in wanted:
-                continue
-            denominator = dens[hi] - dens[lo]
-            if denominator > 0:
-                out.setdefault(unit, {})[indicator] = Counts(nums[hi] - nums[lo], denominator)
+        for indicator in indicators:
+            for unit, nums, dens in self._series.get(indicator, ()):
+                denominator = dens[hi] - dens[lo]
+                if denominator > 0:
+                    out.setdefault(unit, {})[indicator] = Counts(nums[hi] - nums[lo], denominator)
         return out
 
     def last_event(self, topic: str, end_ms: int) -> int | None:

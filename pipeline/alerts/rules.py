@@ -96,6 +96,9 @@ class Rule:
     """drop: resolve only when the rate is at most this far below the baseline."""
     baseline_weeks: int = 4
     min_baseline_weeks: int = 1
+    min_z: float = 0.0
+    """drop: also require the fall to be this many standard errors of a binomial at the baseline
+    rate, (baseline * n - numerator) / sqrt(n * baseline * (1 - baseline)); 0 = no such test."""
     # stalled
     topic: str = ""
     minutes: int = 60
@@ -196,6 +199,7 @@ _FIELDS = {
         "recover_within",
         "baseline_weeks",
         "min_baseline_weeks",
+        "min_z",
     },
     "stalled": _COMMON | {"topic", "minutes"},
     "dead_letter_surge": _COMMON | {"window", "above", "recover_below", "min_messages"},
@@ -283,6 +287,11 @@ def _rule(
             values["baseline_weeks"] = _whole(
                 field("baseline_weeks"), raw["baseline_weeks"], 1, MAX_BASELINE_WEEKS
             )
+        if "min_z" in raw:
+            z = raw["min_z"]
+            if not isinstance(z, int | float) or isinstance(z, bool) or not 0 <= z <= 20:
+                raise ConfigError(f"{field('min_z')}: expected a number of standard errors 0..20, got {z!r}")
+            values["min_z"] = float(z)
         if "min_baseline_weeks" in raw:
             values["min_baseline_weeks"] = _whole(
                 field("min_baseline_weeks"),
