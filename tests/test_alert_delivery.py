@@ -44,7 +44,7 @@ def test_outbox_is_delivered_once_despite_failures(store: Store, store_settings:
 
         def payload(event: StoredEvent) -> dict[str, object]:
             return notification(
-                event.transition, "Sở Tư pháp", store_settings.namespace, "http://g"
+                event.transition, "Sở Tài chính", store_settings.namespace, "http://g"
             )
 
         def publish(events: list[StoredEvent]) -> None:
@@ -80,5 +80,5 @@ def test_outbox_is_delivered_once_despite_failures(store: Store, store_settings:
         ("resolved", RESOLVED.key),
     ]
     assert messages[0]["message_en"].startswith(
-        "[FIRING] Digitization rate at Sở Tư pháp fell to 0.0%"
+        "[FIRING] Digitization rate at Sở Tài chính fell to 0.0%"
     )

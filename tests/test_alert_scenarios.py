@@ -74,13 +74,11 @@ def test_each_incident_fires_on_its_first_working_day_and_resolves_after_it(
         first_day = rfc3339(incident.start_s * 1000)[:10]
         assert rfc3339(fired.at_ms)[:10] == first_day, (spec, rfc3339(fired.at_ms))
         assert fired.value is not None and fired.baseline is not None
-        assert fired.value < fired.baseline - 0.3
+        assert fired.value <= 0.25 * fired.baseline
         assert resolved.at_ms > incident.end_s * 1000, (spec, rfc3339(resolved.at_ms))
-        # resolved on the next working day
-        assert resolved.at_ms < incident.end_s * 1000 + 24 * HOUR_MS, (
-            spec,
-            rfc3339(resolved.at_ms),
-        )
+        # resolved within days (e-results of dossiers completed in the outage lag behind)
+        late = resolved.at_ms - incident.end_s * 1000
+        assert late < 6 * 24 * HOUR_MS, (spec, rfc3339(resolved.at_ms))
 
 
 def test_no_other_rate_alert_in_five_weeks(transitions: list[Transition]) -> None:

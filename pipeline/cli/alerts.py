@@ -250,4 +250,7 @@ def _unit_name(reference: Reference, code: str) -> str:
 
 
 def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.1f}%"
+    """A rate as a percentage; minutes (stalled feeds) as they are."""
+    if value is None:
+        return "–"
+    return f"{100 * value:.1f}%" if value <= 1 else f"{value:g} min"
