@@ -67,21 +67,27 @@ def read_facts(store: Store, database: str, needs: Needs) -> Facts:
 
 def _rate_sums(store: Store, database: str, needs: Needs) -> dict[tuple[int, int], dict]:
     windows = sorted(needs.rate_windows)
-    starts = ", ".join(str(start // 1000) for start, _ in windows)
-    ends = ", ".join(str(end // 1000) for _, end in windows)
     lo = min(start for start, _ in windows) // 1000
     hi = max(end for _, end in windows) // 1000
     indicators = ", ".join(f"'{indicator}'" for indicator in sorted(needs.indicators))
+    # Each hour joins every window holding it: a literal array of window numbers (0 = none).
+    # No lambda over the row's columns, which ClickHouse 18.16 cannot resolve in this place.
+    membership = ", ".join(
+        f"if(t >= {start // 1000} AND t < {end // 1000}, {k}, 0)"
+        for k, (start, end) in enumerate(windows, 1)
+    )
     rows = store.query(
         f"""SELECT unit_code, indicator, w, sum(numerator), sum(denominator)
             FROM (
-                SELECT unit_code, indicator, toUInt32(bucket_start) AS t, numerator, denominator
-                FROM {database}.hourly_counts FINAL
-                WHERE bucket_start >= toDateTime({lo}) AND bucket_start < toDateTime({hi})
-                  AND denominator > 0 AND indicator IN ({indicators})
+                SELECT unit_code, indicator, numerator, denominator,
+                       arrayJoin(arrayFilter(x -> x > 0, [{membership}])) AS w
+                FROM (
+                    SELECT unit_code, indicator, toUInt32(bucket_start) AS t, numerator, denominator
+                    FROM {database}.hourly_counts FINAL
+                    WHERE bucket_start >= toDateTime({lo}) AND bucket_start < toDateTime({hi})
+                      AND denominator > 0 AND indicator IN ({indicators})
+                )
             )
-            ARRAY JOIN arrayFilter(i -> t >= [{starts}][i] AND t < [{ends}][i],
-                                   arrayEnumerate([{starts}])) AS w
             GROUP BY unit_code, indicator, w"""
     )
     out: dict[tuple[int, int], dict] = {window: {} for window in windows}

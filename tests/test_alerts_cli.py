@@ -119,13 +119,13 @@ def test_run_evaluates_due_hours_once_and_continues_after_a_restart(
     monday = parse_time("2024-06-03")
     hour = 3_600_000
     # A commune of H70.22 collapses from 09:00; events are stored up to 12:30 (stream time).
-    rows = [
-        ("H70.22.01", "online_payment", (monday + h * hour) // 1000, 2 if h >= 9 else 14, 20, 1)
-        for h in range(7, 12)
-    ]
+    pairs = ", ".join(
+        f"({(monday + h * hour) // 1000}, {2 if h >= 9 else 14})" for h in range(7, 12)
+    )
     store.execute(
-        f"INSERT INTO {server.database}.hourly_counts VALUES "
-        + ", ".join(f"('{u}', '{i}', {b}, {n}, {d}, {v})" for u, i, b, n, d, v in rows)
+        f"""INSERT INTO {server.database}.hourly_counts
+            SELECT 'H70.22.01', 'online_payment', toDateTime(tupleElement(x, 1)), tupleElement(x, 2), 20, 1
+            FROM (SELECT arrayJoin([{pairs}]) AS x)"""
     )
     store.insert(
         f"{server.database}.events_raw",

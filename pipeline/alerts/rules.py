@@ -290,7 +290,9 @@ def _rule(
         if "min_z" in raw:
             z = raw["min_z"]
             if not isinstance(z, int | float) or isinstance(z, bool) or not 0 <= z <= 20:
-                raise ConfigError(f"{field('min_z')}: expected a number of standard errors 0..20, got {z!r}")
+                raise ConfigError(
+                    f"{field('min_z')}: expected a number of standard errors 0..20, got {z!r}"
+                )
             values["min_z"] = float(z)
         if "min_baseline_weeks" in raw:
             values["min_baseline_weeks"] = _whole(
