@@ -23,7 +23,7 @@ from pipeline.alerts.calendar import (
 )
 from pipeline.alerts.rules import Rule, RuleSet
 from pipeline.alerts.state import NOT_JUDGED, AlertState, Judgement, Transition, step
-from pipeline.rates import Counts, UnitTotals, roll_up
+from pipeline.rates import Counts, UnitTotals
 from pipeline.reference import Reference
 from pipeline.windows import DAY_MS, HOUR_MS
 
@@ -123,6 +123,12 @@ class Evaluator:
         self.ruleset = ruleset
         self.reference = reference
         self.targets = {rule.name: targets(rule, reference) for rule in ruleset.rules}
+        # A unit's counts are those received at it and at every unit below it.
+        self.members = {
+            unit: (unit, *reference.descendants(unit))
+            for units in self.targets.values()
+            for unit in units
+        }
 
     def needs(self, at_ms: int) -> Needs:
         return needs(self.ruleset, at_ms)
@@ -131,12 +137,11 @@ class Evaluator:
         self, facts: Facts, states: Mapping[StateKey, AlertState], at_ms: int
     ) -> tuple[list[AlertState], list[Transition]]:
         """Judge every (rule, unit) at ``at_ms``; return the states that changed and the transitions."""
-        rolled: dict[Window, UnitTotals] = {}
         changed: list[AlertState] = []
         transitions: list[Transition] = []
         for rule in self.ruleset.rules:
             for unit in self.targets[rule.name]:
-                seen = self._judge(rule, unit, facts, rolled, at_ms)
+                seen = self._judge(rule, unit, facts, at_ms)
                 current = states.get((rule.name, unit)) or AlertState(rule.name, unit)
                 after, moved = step(
                     current, seen, rule.for_hours, rule.keep_firing_for_hours, at_ms
@@ -160,9 +165,7 @@ class Evaluator:
                     )
         return changed, transitions
 
-    def _judge(
-        self, rule: Rule, unit: str, facts: Facts, rolled: dict[Window, UnitTotals], at_ms: int
-    ) -> Judgement:
+    def _judge(self, rule: Rule, unit: str, facts: Facts, at_ms: int) -> Judgement:
         end = window_end(rule, at_ms)
         if is_muted(rule, end, self.ruleset.office):
             return NOT_JUDGED
@@ -171,10 +174,17 @@ class Evaluator:
         if rule.kind == "dead_letter_surge":
             return _judge_messages(rule, facts, end)
 
+        members = self.members[unit]
+
         def counts(window: Window) -> Counts:
-            if window not in rolled:
-                rolled[window] = roll_up(facts.rates.get(window, {}), self.reference.ancestry)
-            return rolled[window].get(unit, {}).get(rule.indicator, Counts())
+            leaf = facts.rates.get(window, {})
+            numerator = denominator = 0
+            for member in members:
+                found = leaf.get(member)
+                if found is not None and rule.indicator in found:
+                    numerator += found[rule.indicator].numerator
+                    denominator += found[rule.indicator].denominator
+            return Counts(numerator, denominator)
 
         windows = rate_windows(rule, at_ms)
         now = counts(windows[0])
