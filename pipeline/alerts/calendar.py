@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from pipeline.alerts.holidays import DAYS_OFF, MAKEUP_WORKDAYS
-from pipeline.windows import DAY_MS, HOUR_MS, VN_OFFSET_MS
+from pipeline.windows import DAY_MS, VN_OFFSET_MS
 
 MINUTE_MS = 60_000
 _EPOCH = date(1970, 1, 1)
@@ -68,15 +68,3 @@ def office_minutes_between(start_ms: int, end_ms: int, office: OfficeHours) -> i
             total_ms += max(0, min(close_ms, end_ms) - max(open_ms, start_ms))
         day_ms += DAY_MS
     return total_ms // MINUTE_MS
-
-
-__all__ = [
-    "HOUR_MS",
-    "MINUTE_MS",
-    "OfficeHours",
-    "holiday_name",
-    "is_office_day",
-    "is_office_hour",
-    "local_date",
-    "office_minutes_between",
-]

@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import date
 
 DAYS_OFF: dict[date, str] = {
-    # --- 2024 (notice 6150/TB-LĐTBXH of 2023-12 on the 2024 holidays) ---
+    # --- 2024 (Ministry of Labour's notice on the 2024 holidays, November 2023) ---
     date(2024, 1, 1): "Tết Dương lịch",
     # Tết Giáp Thìn: 2024-02-08 (29 tháng Chạp) to 2024-02-14 (mùng 5), weekend included.
     date(2024, 2, 8): "Tết Nguyên đán",
@@ -32,7 +32,8 @@ DAYS_OFF: dict[date, str] = {
     date(2024, 5, 1): "Quốc tế Lao động",
     date(2024, 9, 2): "Quốc khánh",
     date(2024, 9, 3): "Quốc khánh (ngày liền kề)",
-    # --- 2025 (notice 5326/TB-LĐTBXH of 2024-10 on the 2025 holidays) ---
+    # --- 2025 (Ministry of Labour's notice on the 2025 holidays, late 2024; 30/4 bridge by the
+    # Prime Minister's 2025 decision to swap Friday 2 May with Saturday 26 April) ---
     date(2025, 1, 1): "Tết Dương lịch",
     # Tết Ất Tỵ: 2025-01-25 to 2025-02-02, weekends included.
     date(2025, 1, 27): "Tết Nguyên đán",
@@ -46,7 +47,8 @@ DAYS_OFF: dict[date, str] = {
     date(2025, 5, 2): "Nghỉ bù (làm bù thứ Bảy 26/4)",
     date(2025, 9, 1): "Quốc khánh (ngày liền kề)",
     date(2025, 9, 2): "Quốc khánh",
-    # --- 2026 (Tết dates from the Government's 2025 notice on Tết Bính Ngọ) ---
+    # --- 2026 (Tết dates from the Ministry of Home Affairs' 2025 notice on Tết Bính Ngọ;
+    # the rest from the Labour Code: check the notice for bridge days) ---
     date(2026, 1, 1): "Tết Dương lịch",
     # Tết Bính Ngọ (mùng 1 = 2026-02-17): 2026-02-14 to 2026-02-22, weekends included.
     date(2026, 2, 16): "Tết Nguyên đán",
