@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 
+from kafka.errors import KafkaError
+
 from pipeline import broker
+from pipeline.errors import RetryableSinkError
 from pipeline.settings import Settings
 
 ALERTS_TOPIC = "alerts"
@@ -27,9 +30,12 @@ class AlertTopic:
             )
             for p in payloads
         ]
-        self._producer.flush()
-        for future in futures:
-            future.get(timeout=30)
+        try:
+            self._producer.flush()
+            for future in futures:
+                future.get(timeout=30)
+        except KafkaError as exc:
+            raise RetryableSinkError(f"alerts topic {self.topic}: {exc}") from exc
 
     def close(self) -> None:
         self._producer.close()

@@ -13,6 +13,7 @@ from pipeline.alerts.notification import notification
 from pipeline.alerts.rules import RuleSet, load_rules
 from pipeline.alerts.state import FIRING, PENDING, Transition
 from pipeline.cli.options import json_flag, with_settings
+from pipeline.errors import Chiso766Error
 from pipeline.reference import Reference, load_reference
 from pipeline.settings import Settings
 from pipeline.windows import parse_time, rfc3339
@@ -126,8 +127,14 @@ def run(
             if clock_ms is not None:
                 for t in evaluate_due(store, settings.database, evaluator, clock_ms, since_ms):
                     click.echo(json.dumps(_transition_json(t), ensure_ascii=False))
-            deliver(store, settings.database, publish, send if webhook else None,
-                    lambda: int(time.time() * 1000))  # fmt: skip
+            try:
+                deliver(store, settings.database, publish, send if webhook else None,
+                        lambda: int(time.time() * 1000))  # fmt: skip
+            except Chiso766Error as error:
+                if once:
+                    raise
+                # Undelivered transitions stay in alert_events; the next round retries them.
+                click.echo(f"chiso766 alerts: delivery failed, retrying later: {error}", err=True)
             if once:
                 return
             time.sleep(interval_s)
