@@ -1,7 +1,8 @@
 """Every file ``chiso766 dashboards build`` writes, from the namespace's database and the province.
 
 Pure: ``build_files`` returns relative path -> bytes; the CLI writes them. Each entry of
-``PROVISIONING_WRITERS`` contributes files; alert-rule provisioning is added there.
+``PROVISIONING_WRITERS`` contributes files: dashboards, their provider and data source, and
+the alert rules.
 """
 
 from __future__ import annotations
@@ -9,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import yaml
+
 from dashboards import provisioning
+from dashboards.alert_rules import render_alert_rules
 from dashboards.lint import dashboard_problems
 from dashboards.model import ConstantVariable, Dashboard
 from dashboards.operations import operations_dashboard
@@ -17,6 +21,7 @@ from dashboards.overview import overview_dashboard
 from dashboards.queries import panel_sql
 from dashboards.render import render_dashboard, to_json_bytes
 from dashboards.unit_view import unit_dashboard
+from pipeline.alerts.rules import load_rules
 from pipeline.reference import Reference
 
 
@@ -78,10 +83,33 @@ def provisioning_files(context: BuildContext) -> dict[str, bytes]:
     }
 
 
+ALERT_RULES_FILE = "alerting/chiso766-alerts.yaml"
+
+
+def alert_rule_files(context: BuildContext) -> dict[str, bytes]:
+    """The shipped alert rules as Grafana alert-rule provisioning (same thresholds as
+    ``chiso766 alerts``), with their mute timings and webhook contact point."""
+    reference = context.reference
+    rules = load_rules(unit_codes=reference.unit_codes, levels=reference.levels)
+    document = render_alert_rules(rules, reference, context.database)
+    text = yaml.dump(document, Dumper=_PlainDumper, allow_unicode=True, sort_keys=False)
+    return {ALERT_RULES_FILE: text.encode()}
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """Writes shared values in full each time (no &anchors), as people read the file."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
 ProvisioningWriter = Callable[[BuildContext], dict[str, bytes]]
-PROVISIONING_WRITERS: list[ProvisioningWriter] = [dashboard_files, provisioning_files]
-"""Each returns relative path -> bytes. Add the alert-rule writer here (e.g. files under
-``alerting/``); two writers must not produce the same path."""
+PROVISIONING_WRITERS: list[ProvisioningWriter] = [
+    dashboard_files,
+    provisioning_files,
+    alert_rule_files,
+]
+"""Each returns relative path -> bytes; two writers must not produce the same path."""
 
 
 def build_files(context: BuildContext) -> dict[str, bytes]:

@@ -54,6 +54,10 @@ class Settings:
     """Events older than stream time minus this many days are dead-lettered."""
     reference_dir: str = ""
     """Folder with units.csv and procedures.csv of another province; empty means the demo province."""
+    alert_webhook: str = ""
+    """URL that alert notifications are POSTed to (JSON); empty means no webhook."""
+    grafana_url: str = "http://127.0.0.1:3000"
+    """Base URL of Grafana, for the dashboard links in alert notifications."""
 
     def __post_init__(self) -> None:
         if not _NAMESPACE_RE.fullmatch(self.namespace):

@@ -95,6 +95,34 @@ REPLAY_COLUMNS = (
     "version",
 )
 REDRIVEN_COLUMNS = ("letter_id", "source", "topic", "redriven_ms")
+ALERT_STATE_COLUMNS = (
+    "rule",
+    "unit_code",
+    "state",
+    "since_ms",
+    "breaches",
+    "recoveries",
+    "value",
+    "baseline",
+    "denominator",
+    "version",
+)
+ALERT_EVENT_COLUMNS = (
+    "event_key",
+    "rule",
+    "unit_code",
+    "indicator",
+    "state",
+    "at_ms",
+    "value",
+    "baseline",
+    "denominator",
+    "severity",
+    "kind",
+    "published_ms",
+    "notified_ms",
+    "version",
+)
 
 # Each step is (version, description, statements). Statements use {db} for the namespace's database;
 # a statement naming a function of PROCEDURES runs that function (store, database) instead.
@@ -230,6 +258,51 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         3,
         "dead letters keyed by source, hash of the raw bytes and recorded time",
         ["python:rekey_dead_letters"],
+    ),
+    (
+        5,
+        "alerts: state per rule and unit, transitions (outbox), evaluator progress",
+        [
+            # One row per (rule, unit), rewritten with a higher version when it changes.
+            """CREATE TABLE IF NOT EXISTS {db}.alert_state (
+                rule String,
+                unit_code String,
+                state String,
+                since_ms UInt64,
+                breaches UInt32,
+                recoveries UInt32,
+                value Nullable(Float64),
+                baseline Nullable(Float64),
+                denominator Nullable(UInt64),
+                version UInt64
+            ) ENGINE = ReplacingMergeTree(version)
+            ORDER BY (rule, unit_code)""",
+            # Every firing/resolved transition, keyed by its idempotency key; delivery times are
+            # filled in by rewriting the row with a higher version (0 = not delivered yet).
+            """CREATE TABLE IF NOT EXISTS {db}.alert_events (
+                event_key String,
+                rule String,
+                unit_code String,
+                indicator String,
+                state String,
+                at_ms UInt64,
+                value Nullable(Float64),
+                baseline Nullable(Float64),
+                denominator Nullable(UInt64),
+                severity String,
+                kind String,
+                published_ms UInt64,
+                notified_ms UInt64,
+                version UInt64
+            ) ENGINE = ReplacingMergeTree(version)
+            ORDER BY event_key""",
+            """CREATE TABLE IF NOT EXISTS {db}.alert_progress (
+                evaluator String,
+                evaluated_ms UInt64,
+                version UInt64
+            ) ENGINE = ReplacingMergeTree(version)
+            ORDER BY evaluator""",
+        ],
     ),
     (
         7,

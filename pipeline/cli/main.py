@@ -8,6 +8,7 @@ import sys
 import click
 
 from pipeline.cli import (
+    alerts,
     dashboards,
     dead_letters,
     demo,
@@ -52,6 +53,7 @@ cli.add_command(report.report)
 cli.add_command(generate.generate)
 cli.add_command(ingest.ingest)
 cli.add_command(reference.reference)
+cli.add_command(alerts.alerts)
 cli.add_command(dashboards.dashboards)
 cli.add_command(replay.replay)
 cli.add_command(diff.diff)
