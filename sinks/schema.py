@@ -37,6 +37,17 @@ DOSSIER_STATE_COLUMNS = (
     "reused",
     "synced",
     "e_result",
+    # migration 4: the as-of clocks and the satisfaction and data-store facts
+    "due_ms",
+    "supplement1_ms",
+    "supplement2_ms",
+    "dissatisfied_ms",
+    "feedback_ms",
+    "feedback_due_ms",
+    "feedback_resolved_ms",
+    "feedback_dissatisfied_ms",
+    "data_store",
+    "population_data",
 )
 HOURLY_COUNT_COLUMNS = (
     "unit_code",
@@ -46,7 +57,7 @@ HOURLY_COUNT_COLUMNS = (
     "denominator",
     "version",
 )
-UNIT_COLUMNS = ("code", "name", "level", "parent", "version")
+UNIT_COLUMNS = ("code", "name", "level", "parent", "version", "e_certified_copy_on")
 PROCEDURE_COLUMNS = (
     "code",
     "name",
@@ -56,6 +67,14 @@ PROCEDURE_COLUMNS = (
     "result_is_document",
     "full_process_eligible",
     "version",
+    # migration 4: catalogue facts of the transparency, digitisation and online groups
+    "level",
+    "agency",
+    "published_on",
+    "effective_on",
+    "public_on",
+    "record_complete",
+    "population_data_on",
 )
 EVENT_COLUMNS = (
     "event_id",
@@ -67,6 +86,68 @@ EVENT_COLUMNS = (
     "payload",
 )
 DEAD_LETTER_COLUMNS = ("source", "kind", "reason", "raw", "recorded_ms")
+
+
+def _dossier_timeline_select(db: str, where: str = "") -> str:
+    """The merged state of every received dossier with its clocks (migration 4).
+
+    The join of all snapshots of a dossier, as ``dossier_merged`` but with the columns the
+    as-of rules need: ``supplement_times`` are the (at most two) earliest distinct supplement
+    requests; every ``*_at_ms`` is 0 when the fact has not happened. ``where`` filters the
+    snapshot rows before the merge (readers bound the dossiers by period with it).
+    """
+    return f"""SELECT
+        dossier_id,
+        minIf(received_key, received_key != '') AS first_received_key,
+        argMinIf(unit_code, received_key, received_key != '') AS unit,
+        argMinIf(procedure_code, received_key, received_key != '') AS procedure,
+        argMinIf(received_ms, received_key, received_key != '') AS received_at_ms,
+        argMinIf(channel, received_key, received_key != '') AS received_channel,
+        argMinIf(fee_amount, received_key, received_key != '') AS fee,
+        argMinIf(result_is_document, received_key, received_key != '') AS is_document,
+        argMinIf(due_ms, received_key, received_key != '') AS due_at_ms,
+        minIf(completed_key, completed_key != '') AS first_completed_key,
+        argMinIf(completed_ms, completed_key, completed_key != '') AS completed_at_ms,
+        argMinIf(outcome, completed_key, completed_key != '') AS completed_outcome,
+        arraySort(arrayFilter(x -> x > 0,
+            groupUniqArrayArray([supplement1_ms, supplement2_ms]))) AS supplement_times,
+        minIf(dissatisfied_ms, dissatisfied_ms > 0) AS dissatisfied_at_ms,
+        minIf(feedback_ms, feedback_ms > 0) AS feedback_at_ms,
+        argMinIf(feedback_due_ms, concat(toString(feedback_ms), '|', toString(feedback_due_ms)),
+                 feedback_ms > 0) AS feedback_due_at_ms,
+        minIf(feedback_resolved_ms, feedback_resolved_ms > 0) AS feedback_resolved_at_ms,
+        minIf(feedback_dissatisfied_ms, feedback_dissatisfied_ms > 0)
+            AS feedback_dissatisfied_at_ms,
+        max(paid_online) AS any_paid_online,
+        max(digitized) AS any_digitized,
+        max(reused) AS any_reused,
+        max(synced) AS any_synced,
+        max(e_result) AS any_e_result,
+        max(data_store) AS any_data_store,
+        max(population_data) AS any_population_data
+    FROM {db}.dossier_state
+    {where}
+    GROUP BY dossier_id
+    HAVING first_received_key != ''"""
+
+
+def dossier_timeline_sql(db: str, where: str = "") -> str:
+    """``dossier_timeline`` as a subquery, optionally pre-filtered (see the view)."""
+    return _dossier_timeline_select(db, where)
+
+
+_NEW_STATE_COLUMNS = (
+    ("due_ms", "UInt64"),
+    ("supplement1_ms", "UInt64"),
+    ("supplement2_ms", "UInt64"),
+    ("dissatisfied_ms", "UInt64"),
+    ("feedback_ms", "UInt64"),
+    ("feedback_due_ms", "UInt64"),
+    ("feedback_resolved_ms", "UInt64"),
+    ("feedback_dissatisfied_ms", "UInt64"),
+    ("data_store", "UInt8"),
+    ("population_data", "UInt8"),
+)
 
 # Each step is (version, description, statements). Statements use {db} for the namespace's database.
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
@@ -197,7 +278,31 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             ORDER BY code""",
         ],
     ),
+    # Snapshots that differ only in a new fact must not collapse into one in the
+    # ReplacingMergeTree, so every new column joins the sorting key (18.16 allows that only for
+    # columns added in the same ALTER and without a DEFAULT; old rows read as 0).
+    (
+        4,
+        "dossier clocks (due, supplements, ratings, complaints) and data-store flags; "
+        "dossier_timeline view; procedure catalogue and e-certified-copy columns",
+        [
+            "ALTER TABLE {db}.dossier_state "
+            + ", ".join(f"ADD COLUMN {name} {kind}" for name, kind in _NEW_STATE_COLUMNS)
+            + ", MODIFY ORDER BY (dossier_id, received_key, completed_key, paid_online, "
+            "digitized, reused, synced, e_result, "
+            + ", ".join(name for name, _ in _NEW_STATE_COLUMNS)
+            + ")",
+            "CREATE VIEW IF NOT EXISTS {db}.dossier_timeline AS "
+            + _dossier_timeline_select("{db}"),
+            "ALTER TABLE {db}.procedures ADD COLUMN level String, ADD COLUMN agency String, "
+            "ADD COLUMN published_on String, ADD COLUMN effective_on String, "
+            "ADD COLUMN public_on String, ADD COLUMN record_complete UInt8, "
+            "ADD COLUMN population_data_on String",
+            "ALTER TABLE {db}.units ADD COLUMN e_certified_copy_on String",
+        ],
+    ),
 ]
+
 
 LATEST_VERSION = MIGRATIONS[-1][0]
 
