@@ -109,6 +109,12 @@ class Procedure:
     def is_online(self) -> bool:
         return self.online_level != "none"
 
+    def is_handled_by(self, unit_level: str, unit_code: str) -> bool:
+        """Whether a unit receives dossiers of this procedure (by its ``agency`` and ``level``)."""
+        if self.agency:
+            return self.agency == unit_code
+        return self.level in ("", unit_level)
+
 
 @dataclass(frozen=True)
 class Reference:

@@ -25,46 +25,25 @@ The rules (facts at or after ``as_of_ms`` are not known yet):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from pipeline.scoring.state_inputs import FeedbackRow, ProcedureRow
 from sinks.schema import dossier_timeline_sql
 from sinks.store import Store
 
-DOSSIER_KEYS = (
-    "received",
-    "on_time",
-    "online_dossiers",
-    "synced",
-    "digitized_with_result",
-    "data_store",
-    "population_data",
-    "dossier_satisfied",
-)
-"""The per-dossier sums of ``dossier_rows``, in column order (``received`` is the denominator)."""
-FEEDBACK_KEYS = ("feedback", "feedback_on_time", "feedback_satisfied")
-
-
-@dataclass(frozen=True)
-class ProcedureRow:
-    """One leaf unit's dossiers of one procedure received in the period, as of the moment."""
-
-    unit_code: str
-    procedure_code: str
-    sums: tuple[int, ...]
-    """In ``DOSSIER_KEYS`` order."""
-    online: bool
-    """At least one was received online (766 item 4.2)."""
-    with_fee: bool
-    """At least one carried a fee (4.4)."""
-    paid_online: bool
-    """At least one fee was paid online (4.5)."""
-
 
 def dossier_rows(
-    store: Store, database: str, start_ms: int, end_ms: int, as_of_ms: int
+    store: Store,
+    database: str,
+    start_ms: int,
+    end_ms: int,
+    as_of_ms: int,
+    judge_ms: int | None = None,
 ) -> list[ProcedureRow]:
-    """Sums per leaf unit and procedure of dossiers received in [start_ms, min(end_ms, as_of_ms))."""
+    """Sums per leaf unit and procedure (``DOSSIER_KEYS`` of ``pipeline.scoring.state_inputs``) of
+    dossiers received in [start_ms, min(end_ms, as_of_ms)). ``judge_ms`` (default ``as_of_ms``)
+    is the moment a dossier without an end is judged at: a projection knows the facts up to
+    ``as_of_ms`` and asks which pending dossiers will be past due at the period end."""
     t = int(as_of_ms)
+    judge = t if judge_ms is None else int(judge_ms)
     stop = min(int(end_ms), t)
     start = int(start_ms)
     prefilter = (
@@ -88,7 +67,7 @@ def dossier_rows(
                             if(done AND completed_at_ms < supplement_times[1],
                                completed_at_ms, supplement_times[1]) <= due_at_ms,
                         done, completed_at_ms <= due_at_ms,
-                        due_at_ms >= {t}) AS on_time,
+                        due_at_ms >= {judge}) AS on_time,
                     received_channel = 'online' AND (is_document = 0 OR any_e_result = 1)
                         AS online_ok,
                     any_digitized = 1 AND (is_document = 0 OR any_e_result = 1) AS digitized_ok,
@@ -117,11 +96,18 @@ def dossier_rows(
 
 
 def feedback_rows(
-    store: Store, database: str, start_ms: int, end_ms: int, as_of_ms: int
-) -> list[tuple[str, tuple[int, ...]]]:
+    store: Store,
+    database: str,
+    start_ms: int,
+    end_ms: int,
+    as_of_ms: int,
+    judge_ms: int | None = None,
+) -> list[FeedbackRow]:
     """Per leaf unit: complaints first received in [start_ms, min(end_ms, as_of_ms)), and how
-    many were answered on time and satisfied (``FEEDBACK_KEYS`` order)."""
+    many were answered on time and satisfied (``FEEDBACK_KEYS`` order); ``judge_ms`` as for
+    ``dossier_rows``."""
     t = int(as_of_ms)
+    judge = t if judge_ms is None else int(judge_ms)
     stop = min(int(end_ms), t)
     start = int(start_ms)
     prefilter = (
@@ -134,7 +120,7 @@ def feedback_rows(
                 SELECT unit,
                     if(feedback_resolved_at_ms > 0 AND feedback_resolved_at_ms < {t},
                        feedback_resolved_at_ms <= feedback_due_at_ms,
-                       feedback_due_at_ms >= {t}) AS on_time,
+                       feedback_due_at_ms >= {judge}) AS on_time,
                     feedback_dissatisfied_at_ms > 0 AND feedback_dissatisfied_at_ms < {t}
                         AS unhappy
                 FROM ({dossier_timeline_sql(database, prefilter)})

@@ -160,9 +160,7 @@ class ProvinceModel:
 
 def handles(unit_level: str, unit_code: str, procedure: Procedure) -> bool:
     """Whether a unit receives dossiers of a procedure (by the procedure's level and agency)."""
-    if procedure.agency:
-        return procedure.agency == unit_code
-    return procedure.level in ("", unit_level)
+    return procedure.is_handled_by(unit_level, unit_code)
 
 
 def _plan_units(reference: Reference, profile: Profile, seed: int) -> list[UnitPlan]:
