@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from pipeline.processing import BatchProcessor, Incoming
 from pipeline.reference import Reference
 from pipeline.validation import validate_event
-from sinks.writer import ResultWriter
 from sinks.store import Store
+from sinks.writer import ResultWriter
 
 BATCH = 20_000
 
