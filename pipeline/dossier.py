@@ -77,6 +77,8 @@ class DossierState:
     """A component was taken from the applicant's data store on the portal (766 item 3.4)."""
     population_data: int = 0
     """Data from the population database / VNeID was used (766 item 3.5)."""
+    e_result_ms: int = 0
+    """Earliest electronic result (0: none), so 3.2 and 4.3 can ask "issued by then?"."""
 
     @property
     def is_received(self) -> bool:
@@ -111,12 +113,13 @@ class DossierState:
             self.feedback_dissatisfied_ms,
             self.data_store,
             self.population_data,
+            self.e_result_ms,
         )
 
 
 _FLAGS = ("paid_online", "digitized", "reused", "synced", "e_result", "data_store",
           "population_data")  # fmt: skip
-_EARLIEST = ("dissatisfied_ms", "feedback_resolved_ms", "feedback_dissatisfied_ms")
+_EARLIEST = ("dissatisfied_ms", "feedback_resolved_ms", "feedback_dissatisfied_ms", "e_result_ms")
 """Fields that keep the earliest nonzero time seen."""
 
 
@@ -245,10 +248,13 @@ def _synced(state: DossierState, _event: DossierSynced, _: IsDocument) -> bool:
 
 
 def _result_issued(state: DossierState, event: DossierResultIssued, _: IsDocument) -> bool:
-    if not event.electronic or state.e_result:
+    if not event.electronic:
         return False
-    state.e_result = 1
-    return True
+    changed = _keep_earliest(state, "e_result_ms", event.ts_ms)
+    if not state.e_result:
+        state.e_result = 1
+        changed = True
+    return changed
 
 
 def _payment(state: DossierState, event: PaymentSucceeded, _: IsDocument) -> bool:

@@ -15,7 +15,7 @@ The rules (facts at or after ``as_of_ms`` are not known yet):
   end is on time when at or before the due time. A dossier with no end is on time while its
   due time is not before ``as_of_ms`` ("not yet due"), overdue after;
 - ``online_dossiers`` (766 item 4.3): received online, and an e-result issued when the
-  procedure's result is a document; ``digitized_with_result`` (3.2): a component digitised at
+  procedure's result is a document (before ``as_of_ms``); ``digitized_with_result`` (3.2): a component digitised at
   reception, and an e-result when the result is a document;
 - ``dossier_satisfied`` (5.3): on time, no complaint and no dissatisfied rating so far;
 - a complaint counts in the period of its first reception; ``feedback_on_time`` (5.1): answered
@@ -68,9 +68,9 @@ def dossier_rows(
                                completed_at_ms, supplement_times[1]) <= due_at_ms,
                         done, completed_at_ms <= due_at_ms,
                         due_at_ms >= {judge}) AS on_time,
-                    received_channel = 'online' AND (is_document = 0 OR any_e_result = 1)
-                        AS online_ok,
-                    any_digitized = 1 AND (is_document = 0 OR any_e_result = 1) AS digitized_ok,
+                    is_document = 0 OR (e_result_at_ms > 0 AND e_result_at_ms < {t}) AS result_ok,
+                    received_channel = 'online' AND result_ok AS online_ok,
+                    any_digitized = 1 AND result_ok AS digitized_ok,
                     feedback_at_ms > 0 AND feedback_at_ms < {t} AS complained,
                     dissatisfied_at_ms > 0 AND dissatisfied_at_ms < {t} AS unhappy
                 FROM ({dossier_timeline_sql(database, prefilter)})

@@ -48,6 +48,7 @@ DOSSIER_STATE_COLUMNS = (
     "feedback_dissatisfied_ms",
     "data_store",
     "population_data",
+    "e_result_ms",
 )
 HOURLY_COUNT_COLUMNS = (
     "unit_code",
@@ -124,7 +125,8 @@ def _dossier_timeline_select(db: str, where: str = "") -> str:
         max(synced) AS any_synced,
         max(e_result) AS any_e_result,
         max(data_store) AS any_data_store,
-        max(population_data) AS any_population_data
+        max(population_data) AS any_population_data,
+        minIf(e_result_ms, e_result_ms > 0) AS e_result_at_ms
     FROM {db}.dossier_state
     {where}
     GROUP BY dossier_id
@@ -147,6 +149,7 @@ _NEW_STATE_COLUMNS = (
     ("feedback_dissatisfied_ms", "UInt64"),
     ("data_store", "UInt8"),
     ("population_data", "UInt8"),
+    ("e_result_ms", "UInt64"),
 )
 
 # Each step is (version, description, statements). Statements use {db} for the namespace's database.

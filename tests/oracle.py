@@ -263,7 +263,7 @@ def bucket_start_of(ts_ms: int) -> str:
 #   No request: completed before T -> completion <= due_at; else due_at >= J, where J (the
 #   moment a pending dossier is judged) is T unless a projection asks for the period end;
 # - online_dossiers: channel online and (procedure's result is not a document, or some
-#   ``dossier.result_issued`` is electronic); digitized_with_result: some ``dossier.digitized``
+#   ``dossier.result_issued`` before T is electronic); digitized_with_result: some ``dossier.digitized``
 #   has components >= 1 and the same e-result condition; data_store / population_data: some
 #   ``dossier.digitized`` has from_data_store / from_population_data true; synced: some
 #   ``dossier.synced`` (the flags are "ever", whatever their time);
@@ -327,7 +327,9 @@ def as_of_counts(
         unit = first.unit_code
         due = _ms(first.due_at)
         is_doc = result_is_document[first.procedure_code]
-        has_e_result = any(isinstance(e, DossierResultIssued) and e.electronic for e in dossier)
+        has_e_result = any(
+            isinstance(e, DossierResultIssued) and e.electronic and e.ts_ms < t for e in dossier
+        )
         complaints = [e for e in dossier if isinstance(e, FeedbackReceived)]
         if start_ms <= first.ts_ms < stop:
             requests = sorted(
