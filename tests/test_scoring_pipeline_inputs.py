@@ -9,8 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.scoring.at_stake import at_stake
-from pipeline.scoring.groups import indicator_by_id
-from pipeline.scoring.groups import GROUPS
+from pipeline.scoring.groups import GROUPS, indicator_by_id
 from pipeline.scoring.pipeline_inputs import (
     ONLINE_DOSSIERS,
     PIPELINE_TO_766,
