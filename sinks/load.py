@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
+from pipeline.events import AnyEvent
 from pipeline.processing import BatchProcessor, Incoming
 from pipeline.reference import Reference
 from pipeline.validation import validate_event
@@ -32,10 +33,12 @@ def load_lines(
 
     ``now_ms`` bounds future timestamps (default: the wall clock)."""
     now = int(time.time() * 1000) if now_ms is None else now_ms
+
+    def check(event: AnyEvent, at_ms: int) -> None:
+        validate_event(event, reference, at_ms)
+
     processor = BatchProcessor(
-        reference.result_is_document.__getitem__,
-        lambda event, at_ms: validate_event(event, reference, at_ms),
-        late_horizon_days=late_horizon_days,
+        reference.result_is_document.__getitem__, check, late_horizon_days=late_horizon_days
     )
     writer = ResultWriter(store, database)
     accepted = 0
