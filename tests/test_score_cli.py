@@ -46,6 +46,7 @@ from click.testing import CliRunner, Result
 from pipeline.cli.main import cli
 from pipeline.reference import DEMO_PROVINCE_DIR, load_reference
 from pipeline.settings import Settings
+from sinks.hourly import refresh_all
 from sinks.load import load_lines
 from sinks.store import Store
 from tests.events_factory import event, line, received
@@ -137,6 +138,7 @@ def stored(store: Store, store_settings: Settings, tmp_path: Path) -> Iterator[S
     lines = _events()
     load_lines(store, store_settings.database, lines, reference, now_ms=NOW_MS)
     load_lines(store, store_settings.database, lines[::-1], reference, now_ms=NOW_MS)
+    refresh_all(store, store_settings.database)
     yield store_settings.replace(reference_dir=str(folder))
 
 
@@ -241,6 +243,7 @@ def test_not_available_is_never_zero(
 ) -> None:
     folder = write_reference(tmp_path / "plain", catalogue=False)
     load_lines(store, store_settings.database, _events(), load_reference(folder), now_ms=NOW_MS)
+    refresh_all(store, store_settings.database)
     settings = store_settings.replace(reference_dir=str(folder))
     unit = by_code(run_json(settings, "--period", "2024-06", "--unit", "H70.21.02"))["H70.21.02"]
     points = indicator_points(unit)
