@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import click
@@ -66,8 +67,9 @@ def _targets(
 @click.option("--period", required=True, callback=_period, metavar="PERIOD",
               help="A month (2024-06), quarter (2024-Q2) or year (2024), Vietnam time.")  # fmt: skip
 @click.option("--as-of", "as_of", callback=_moment, metavar="TIME",
-              help="Judge the clocks at this moment (default: the period end; with --project: "
-                   "the newest stored event). E.g. 2024-06-30T16:00:00+07:00.")  # fmt: skip
+              help="Judge the clocks at this moment (default: the period end, or now while the "
+                   "period runs; with --project: the newest stored event). "
+                   "E.g. 2024-06-30T16:00:00+07:00.")  # fmt: skip
 @click.option("--unit", "unit_code", help="One unit, e.g. H70.21 (its counts include every unit below it).")  # fmt: skip
 @click.option("--level", help="Every unit of a level: province, department, district, commune.")
 @click.option("--project", "show_projection", is_flag=True,
@@ -141,7 +143,9 @@ def score(
             if newest is None or newest < start_ms:
                 raise click.ClickException(f"nothing stored for {label} yet: nothing to project")
             as_of = min(end_ms, newest + 1)
-        moment = end_ms if as_of is None else min(as_of, end_ms)
+        # Default: the period end, or now for the running period (judging a pending dossier at
+        # a future period end would call it overdue before its time).
+        moment = min(end_ms, int(time.time() * 1000)) if as_of is None else min(as_of, end_ms)
         rows = summed_rows(store, settings.database, start_ms, min(end_ms, _hour_ceiling(moment)))
         clocks = has_clocks(store, settings.database)
         now = _state(store, settings.database, start_ms, end_ms, moment) if clocks else None
