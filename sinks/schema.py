@@ -9,7 +9,9 @@ How the numbers are kept (DESIGN.md §6): a worker writes *snapshots* of per-dos
 ``dossier_merged`` computes with max/min/argMin. Stale, duplicated or re-sent snapshots, and
 snapshots written for the same dossier by different workers or partitions, therefore never
 change the result. ``indicator_hourly`` counts numerators and denominators per unit, indicator
-and hour from the merged state.
+and hour from the merged state. ``dossier_timeline`` (migration 4) merges the same snapshots
+with the dossier's clocks (due time, supplement requests, ratings, complaints), which readers
+judge as of a moment (``sinks/asof.py``).
 """
 
 from __future__ import annotations
