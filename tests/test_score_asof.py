@@ -192,3 +192,42 @@ def test_the_last_evening_of_the_month() -> None:
         "on_time": (3, 3),
         "feedback_on_time": (1, 1),
     }
+
+
+def test_migration_4_upgrades_a_store_that_has_snapshots(store_settings: Settings) -> None:
+    """Snapshots written before schema 4 read as "no clock facts yet" after the upgrade."""
+    from sinks import schema
+    from sinks.store import open_store
+
+    opened = open_store(store_settings)
+    db = store_settings.database
+    try:
+        opened.execute(f"CREATE DATABASE IF NOT EXISTS {db}")
+        opened.execute(
+            f"CREATE TABLE {db}.schema_version (version UInt32, description String, "
+            "applied_ms UInt64) ENGINE = MergeTree() ORDER BY version"
+        )
+        for version, description, statements in schema.MIGRATIONS:
+            if version > 2:
+                continue
+            for statement in statements:
+                opened.execute(statement.format(db=db, tz=schema.TZ))
+            opened.insert(f"{db}.schema_version", ("version", "description", "applied_ms"),
+                          [(version, description, 0)])  # fmt: skip
+        old_columns = schema.DOSSIER_STATE_COLUMNS[:16]
+        at = ms("2024-06-03T08:00:00+07:00")
+        opened.insert(f"{db}.dossier_state", old_columns,
+                      [("old", "H70.07", "1.000002", f"{at:013d}|r", at, "online", 0, 1,
+                        "", 0, "", 0, 1, 0, 1, 0)])  # fmt: skip
+        assert 4 in schema.migrate(opened, db)
+        rows = opened.query(
+            f"SELECT dossier_id, due_at_ms, supplement_times, feedback_at_ms, any_digitized "
+            f"FROM {db}.dossier_timeline"
+        )
+        assert [tuple(r) for r in rows] == [("old", 0, [], 0, 1)]
+        # A pending dossier without a due time is overdue as soon as it is judged.
+        counts = state_counts(dossier_rows(opened, db, *JUNE, JUNE[1]), [])
+        assert counts.leaf["H70.07"]["on_time"].numerator == 0
+    finally:
+        schema.drop(opened, db)
+        opened.close()
