@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -231,3 +232,36 @@ def test_migration_4_upgrades_a_store_that_has_snapshots(store_settings: Setting
     finally:
         schema.drop(opened, db)
         opened.close()
+
+
+def test_the_worker_keeps_the_clocks_from_all_three_topics(
+    kafka_settings: Settings, tmp_path: Path
+) -> None:
+    """Through Kafka and the real worker: complaints arrive on the feedback topic, ratings and
+    supplement requests on the dossier topic; the stored as-of counts equal the oracle's."""
+    from pipeline import broker
+    from sinks import schema
+    from sinks.store import open_store
+    from tests import stream_harness as harness
+
+    settings = kafka_settings.replace(store="server", partitions=4)
+    assert broker.topic_for_type("feedback.received") == broker.FEEDBACK_EVENTS
+    assert broker.FEEDBACK_EVENTS in broker.INPUT_TOPICS
+    worker = harness.start_worker(settings, tmp_path / "worker.log")
+    try:
+        harness.produce(settings, LINES, keying="dossier")
+        harness.wait_until_consumed(settings, [worker])
+    finally:
+        harness.stop(worker)
+    opened = open_store(settings)
+    try:
+        got = _stored(opened, settings.database, JUNE[1])
+    finally:
+        schema.drop(opened, settings.database)
+        opened.close()
+    want = _expected(JUNE[1])
+    assert _as_pairs(got) == {
+        unit: {key: (n, d) for key, (n, d) in per.items()} for unit, per in want.counts.items()
+    }
+    assert sum(d for per in want.counts.values() for k, (_, d) in per.items()
+               if k == "feedback_on_time") >= 2  # fmt: skip
