@@ -1,8 +1,10 @@
 """Calibration check: the 766 score of a generated province against the seed (88.2 in 2024, 67.9 in January).
 
-Generates a stretch of the province profile, loads it through the worker's decision core into an
-embedded store (no Kafka: a province-year is much faster this way), and prints the province's
-six groups and total for each period asked, beside the seed's published figure.
+Generates a stretch of the province profile, folds every dossier's events into its state in
+memory (the worker's decision core, ``sinks/load.load_folded``), stores one snapshot per dossier
+in an embedded store, and prints the province's six groups and total for each period asked,
+beside the seed's published figure. Figures for January come from a run that stops at the end
+of January (the flags that are not clocks count whenever they arrived).
 
 Run from the repository root (a full year of the province profile takes a while; the machine's
 load matters):
@@ -30,7 +32,7 @@ from pipeline.windows import period_bounds
 from sinks import schema
 from sinks.asof import dossier_rows, feedback_rows
 from sinks.hourly import refresh_all
-from sinks.load import load_lines
+from sinks.load import load_folded
 from sinks.reader import summed_rows
 from sinks.store import open_store
 
@@ -58,7 +60,7 @@ def main() -> None:
     lines = generate_lines(
         reference, seed=args.seed, start=args.start, days=args.days, profile=args.profile
     )
-    accepted = load_lines(store, settings.database, lines, reference)
+    accepted = load_folded(store, settings.database, lines, reference)
     refresh_all(store, settings.database)
     loaded_s = time.monotonic() - began
     print(f"{args.profile} profile, {args.days} days from {args.start}: {accepted:,} events "
