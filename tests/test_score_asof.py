@@ -265,3 +265,15 @@ def test_the_worker_keeps_the_clocks_from_all_three_topics(
     }
     assert sum(d for per in want.counts.values() for k, (_, d) in per.items()
                if k == "feedback_on_time") >= 2  # fmt: skip
+
+
+def test_folding_in_memory_stores_the_same_state(store: Store, store_settings: Settings) -> None:
+    """``load_folded`` (calibration's fast path) gives the oracle's counts too."""
+    from sinks.load import load_folded
+
+    assert load_folded(store, store_settings.database, LINES, REFERENCE) == len(LINES)
+    got = _stored(store, store_settings.database, JUNE[1])
+    want = _expected(JUNE[1])
+    assert _as_pairs(got) == {
+        unit: {key: (n, d) for key, (n, d) in per.items()} for unit, per in want.counts.items()
+    }
