@@ -1107,15 +1107,15 @@ def catalogue(procedures: list[dict[str, object]], units: list[dict[str, str]]) 
     columns written before stay byte-identical.
 
     The shape follows the province's 2024 (the seed: 88.2 for the year, about 20 points less in
-    January): publication decisions and make-public actions on time for about one procedure
-    in six until early 2024 and nearly all from April 2024 on (1.1, 1.2); procedures connected
-    to the population database from mid-December 2023 to September 2024 (3.6); every unit
-    offering e-certified copies by June 2024 (3.7: 122 of 122 in the seed).
+    January): publication decisions and make-public actions rarely on time until early 2024
+    and nearly all from April 2024 on (1.1, 1.2); procedures connected to the population
+    database from January to September 2024 (3.6); every unit offering e-certified copies by
+    June 2024 (3.7: 122 of 122 in the seed).
     """
     rng = random.Random("766:catalogue")
     for row in procedures:
         published = _some_day(rng, date(2022, 7, 1), date(2025, 6, 30))
-        on_time = _ramp(published, 0.15, date(2024, 2, 1), date(2024, 4, 1), 0.99)
+        on_time = _ramp(published, 0.05, date(2024, 2, 1), date(2024, 4, 1), 0.99)
         lead = rng.randint(10, 45) if rng.random() < on_time else rng.randint(0, 4)
         public = rng.randint(0, 4) if rng.random() < on_time else rng.randint(9, 25)
         row["published_on"] = published.isoformat()
@@ -1124,11 +1124,11 @@ def catalogue(procedures: list[dict[str, object]], units: list[dict[str, str]]) 
         row["record_complete"] = rng.random() < 0.985
         connected = rng.random() < 0.88
         row["population_data_on"] = (
-            _some_day(rng, date(2023, 12, 15), date(2024, 9, 30)).isoformat() if connected else ""
+            _some_day(rng, date(2024, 1, 1), date(2024, 9, 30)).isoformat() if connected else ""
         )
     for unit in units:
         unit["e_certified_copy_on"] = _some_day(
-            rng, date(2024, 1, 10), date(2024, 5, 31)
+            rng, date(2024, 1, 20), date(2024, 5, 31)
         ).isoformat()
 
 
