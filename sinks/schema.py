@@ -17,7 +17,9 @@ judge as of a moment (``sinks/asof.py``).
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
+from pipeline.errors import SinkError
 from sinks.store import Store
 
 TZ = "Asia/Ho_Chi_Minh"
@@ -91,6 +93,25 @@ EVENT_COLUMNS = (
 DEAD_LETTER_COLUMNS = ("source", "kind", "reason", "raw", "recorded_ms")
 
 
+@dataclass(frozen=True)
+class Unless:
+    """A migration statement skipped when ``exists`` (a count query) is non-zero.
+
+    18.16 has no ``ADD COLUMN IF NOT EXISTS``; this keeps such ALTERs safe when two workers
+    migrate the same namespace at once: the loser of the race finds the column there and goes on.
+    """
+
+    exists: str
+    statement: str
+
+
+def _column_exists(table: str, column: str) -> str:
+    return (
+        "SELECT count() FROM system.columns WHERE database = '{db}' "
+        f"AND table = '{table}' AND name = '{column}'"
+    )
+
+
 def _dossier_timeline_select(db: str, where: str = "") -> str:
     """The merged state of every received dossier with its clocks (migration 4).
 
@@ -155,7 +176,7 @@ _NEW_STATE_COLUMNS = (
 )
 
 # Each step is (version, description, statements). Statements use {db} for the namespace's database.
-MIGRATIONS: list[tuple[int, str, list[str]]] = [
+MIGRATIONS: list[tuple[int, str, list[str | Unless]]] = [
     (
         1,
         "dossier state snapshots, raw event archive, dead letters, merged views",
@@ -291,19 +312,28 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "dossier clocks (due, supplements, ratings, complaints) and data-store flags; "
         "dossier_timeline view; procedure catalogue and e-certified-copy columns",
         [
-            "ALTER TABLE {db}.dossier_state "
-            + ", ".join(f"ADD COLUMN {name} {kind}" for name, kind in _NEW_STATE_COLUMNS)
-            + ", MODIFY ORDER BY (dossier_id, received_key, completed_key, paid_online, "
-            "digitized, reused, synced, e_result, "
-            + ", ".join(name for name, _ in _NEW_STATE_COLUMNS)
-            + ")",
+            Unless(
+                _column_exists("dossier_state", _NEW_STATE_COLUMNS[0][0]),
+                "ALTER TABLE {db}.dossier_state "
+                + ", ".join(f"ADD COLUMN {name} {kind}" for name, kind in _NEW_STATE_COLUMNS)
+                + ", MODIFY ORDER BY (dossier_id, received_key, completed_key, paid_online, "
+                "digitized, reused, synced, e_result, "
+                + ", ".join(name for name, _ in _NEW_STATE_COLUMNS)
+                + ")",
+            ),
             "CREATE VIEW IF NOT EXISTS {db}.dossier_timeline AS "
             + _dossier_timeline_select("{db}"),
-            "ALTER TABLE {db}.procedures ADD COLUMN level String, ADD COLUMN agency String, "
-            "ADD COLUMN published_on String, ADD COLUMN effective_on String, "
-            "ADD COLUMN public_on String, ADD COLUMN record_complete UInt8, "
-            "ADD COLUMN population_data_on String",
-            "ALTER TABLE {db}.units ADD COLUMN e_certified_copy_on String",
+            Unless(
+                _column_exists("procedures", "published_on"),
+                "ALTER TABLE {db}.procedures ADD COLUMN level String, ADD COLUMN agency String, "
+                "ADD COLUMN published_on String, ADD COLUMN effective_on String, "
+                "ADD COLUMN public_on String, ADD COLUMN record_complete UInt8, "
+                "ADD COLUMN population_data_on String",
+            ),
+            Unless(
+                _column_exists("units", "e_certified_copy_on"),
+                "ALTER TABLE {db}.units ADD COLUMN e_certified_copy_on String",
+            ),
         ],
     ),
 ]
@@ -325,7 +355,10 @@ def migrate(store: Store, database: str) -> list[int]:
         if version <= current:
             continue
         for statement in statements:
-            store.execute(statement.format(db=database, tz=TZ))
+            if isinstance(statement, Unless):
+                _apply_unless(store, statement, database)
+            else:
+                store.execute(statement.format(db=database, tz=TZ))
         store.insert(
             f"{database}.schema_version",
             ("version", "description", "applied_ms"),
@@ -333,6 +366,19 @@ def migrate(store: Store, database: str) -> list[int]:
         )
         applied.append(version)
     return applied
+
+
+def _apply_unless(store: Store, step: Unless, database: str) -> None:
+    def done() -> bool:
+        return bool(int(store.query(step.exists.format(db=database))[0][0]))
+
+    if done():
+        return
+    try:
+        store.execute(step.statement.format(db=database, tz=TZ))
+    except SinkError:
+        if not done():  # not a concurrent migration that got there first
+            raise
 
 
 def current_version(store: Store, database: str) -> int:

@@ -212,6 +212,7 @@ def test_migration_4_upgrades_a_store_that_has_snapshots(store_settings: Setting
             if version > 2:
                 continue
             for statement in statements:
+                assert isinstance(statement, str)
                 opened.execute(statement.format(db=db, tz=schema.TZ))
             opened.insert(f"{db}.schema_version", ("version", "description", "applied_ms"),
                           [(version, description, 0)])  # fmt: skip
@@ -277,3 +278,21 @@ def test_folding_in_memory_stores_the_same_state(store: Store, store_settings: S
     assert _as_pairs(got) == {
         unit: {key: (n, d) for key, (n, d) in per.items()} for unit, per in want.counts.items()
     }
+
+
+def test_migration_4_can_run_again(store: Store, store_settings: Settings) -> None:
+    """A second worker that read the old schema version and migrates after the first: its
+    ALTERs find the columns there and change nothing (18.16 has no ADD COLUMN IF NOT EXISTS)."""
+    from sinks import schema
+
+    (steps,) = [statements for version, _, statements in schema.MIGRATIONS if version == 4]
+    for step in steps:
+        if isinstance(step, schema.Unless):
+            schema._apply_unless(store, step, store_settings.database)
+        else:
+            store.execute(step.format(db=store_settings.database, tz=schema.TZ))
+    rows = store.query(
+        f"SELECT count() FROM system.columns WHERE database = '{store_settings.database}' "
+        "AND table = 'dossier_state' AND name = 'due_ms'"
+    )
+    assert int(rows[0][0]) == 1
