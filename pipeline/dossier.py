@@ -1,7 +1,11 @@
 """Per-dossier state: the join of a dossier's facts, the same whatever their order or duplicates.
 
-Every field either only goes up (flags) or keeps the smallest ``(time, event_id)`` key seen (the
-reception and the completion that count). Applying an event is therefore idempotent,
+Every field either only goes up (flags), keeps the smallest ``(time, event_id)`` key seen (the
+reception and the completion that count), or keeps the earliest time of a fact (0 = none yet:
+the first dissatisfied rating, the first complaint and its answer), or the two earliest
+distinct times of supplement requests (the 766 progress rule only asks "none, one, or more").
+Times are kept, not just flags, so the score can be evaluated as of any moment (a pending
+dossier turns overdue when its due time passes, with no event). Applying an event is therefore idempotent,
 commutative and associative: two partial states of one dossier combine into the state of all
 their events (``merge``), which is what lets the store merge snapshots written by different
 workers, partitions or restarts (see ``sinks/schema.py``).
@@ -17,11 +21,17 @@ from pipeline.events import (
     ONLINE_PAYMENT_METHODS,
     DossierCompleted,
     DossierDigitized,
+    DossierRated,
     DossierReceived,
     DossierResultIssued,
+    DossierSupplementRequested,
     DossierSynced,
     Event,
+    FeedbackRated,
+    FeedbackReceived,
+    FeedbackResolved,
     PaymentSucceeded,
+    to_ms,
 )
 
 IsDocument = Callable[[str], bool]
@@ -48,6 +58,27 @@ class DossierState:
     reused: int = 0
     synced: int = 0
     e_result: int = 0
+    due_ms: int = 0
+    """Promised return time of the reception that counts."""
+    supplement1_ms: int = 0
+    """Earliest supplement request (0: none); ``supplement2_ms`` the next distinct one."""
+    supplement2_ms: int = 0
+    dissatisfied_ms: int = 0
+    """Earliest ``dossier.rated`` with ``satisfied`` false (0: none)."""
+    feedback_ms: int = 0
+    """Earliest complaint (``feedback.received``) about the dossier (0: none)."""
+    feedback_due_ms: int = 0
+    """Due time of that earliest complaint (the smallest, if two arrived in the same ms)."""
+    feedback_resolved_ms: int = 0
+    """Earliest ``feedback.resolved`` of the dossier's complaints (0: none)."""
+    feedback_dissatisfied_ms: int = 0
+    """Earliest ``feedback.rated`` with ``satisfied`` false (0: none)."""
+    data_store: int = 0
+    """A component was taken from the applicant's data store on the portal (766 item 3.4)."""
+    population_data: int = 0
+    """Data from the population database / VNeID was used (766 item 3.5)."""
+    e_result_ms: int = 0
+    """Earliest electronic result (0: none), so 3.2 and 4.3 can ask "issued by then?"."""
 
     @property
     def is_received(self) -> bool:
@@ -72,10 +103,24 @@ class DossierState:
             self.reused,
             self.synced,
             self.e_result,
+            self.due_ms,
+            self.supplement1_ms,
+            self.supplement2_ms,
+            self.dissatisfied_ms,
+            self.feedback_ms,
+            self.feedback_due_ms,
+            self.feedback_resolved_ms,
+            self.feedback_dissatisfied_ms,
+            self.data_store,
+            self.population_data,
+            self.e_result_ms,
         )
 
 
-_FLAGS = ("paid_online", "digitized", "reused", "synced", "e_result")
+_FLAGS = ("paid_online", "digitized", "reused", "synced", "e_result", "data_store",
+          "population_data")  # fmt: skip
+_EARLIEST = ("dissatisfied_ms", "feedback_resolved_ms", "feedback_dissatisfied_ms", "e_result_ms")
+"""Fields that keep the earliest nonzero time seen."""
 
 
 def order_key(ts_ms: int, event_id: str) -> str:
@@ -97,7 +142,7 @@ def merge(into: DossierState, other: DossierState) -> bool:
     changed = False
     if other.received_key and (not into.received_key or other.received_key < into.received_key):
         for name in ("unit_code", "procedure_code", "received_key", "received_ms", "channel",
-                     "fee_amount", "result_is_document"):  # fmt: skip
+                     "fee_amount", "result_is_document", "due_ms"):  # fmt: skip
             setattr(into, name, getattr(other, name))
         changed = True
     if other.completed_key and (not into.completed_key or other.completed_key < into.completed_key):
@@ -111,7 +156,44 @@ def merge(into: DossierState, other: DossierState) -> bool:
         if getattr(other, name) and not getattr(into, name):
             setattr(into, name, 1)
             changed = True
+    for name in _EARLIEST:
+        changed |= _keep_earliest(into, name, getattr(other, name))
+    for ts_ms in (other.supplement1_ms, other.supplement2_ms):
+        changed |= _add_supplement(into, ts_ms)
+    changed |= _add_feedback(into, other.feedback_ms, other.feedback_due_ms)
     return changed
+
+
+def _keep_earliest(state: DossierState, name: str, ts_ms: int) -> bool:
+    current = getattr(state, name)
+    if ts_ms and (not current or ts_ms < current):
+        setattr(state, name, ts_ms)
+        return True
+    return False
+
+
+def _add_supplement(state: DossierState, ts_ms: int) -> bool:
+    """Keep the two earliest distinct request times (a join: the two smallest of a set)."""
+    if not ts_ms or ts_ms in (state.supplement1_ms, state.supplement2_ms):
+        return False
+    first, second = state.supplement1_ms, state.supplement2_ms
+    if not first or ts_ms < first:
+        state.supplement1_ms, state.supplement2_ms = ts_ms, first
+        return True
+    if not second or ts_ms < second:
+        state.supplement2_ms = ts_ms
+        return True
+    return False
+
+
+def _add_feedback(state: DossierState, ts_ms: int, due_ms: int) -> bool:
+    """Keep the earliest complaint, by (time, due time)."""
+    if not ts_ms or (
+        state.feedback_ms and (state.feedback_ms, state.feedback_due_ms) <= (ts_ms, due_ms)
+    ):
+        return False
+    state.feedback_ms, state.feedback_due_ms = ts_ms, due_ms
+    return True
 
 
 def _received(state: DossierState, event: DossierReceived, is_document: IsDocument) -> bool:
@@ -128,6 +210,7 @@ def _received(state: DossierState, event: DossierReceived, is_document: IsDocume
     state.channel = sys.intern(event.channel)
     state.fee_amount = event.fee_amount
     state.result_is_document = int(is_document(event.procedure_code))
+    state.due_ms = to_ms(event.due_at)
     return True
 
 
@@ -148,6 +231,12 @@ def _digitized(state: DossierState, event: DossierDigitized, _: IsDocument) -> b
     if event.reused_components >= 1 and not state.reused:
         state.reused = 1
         changed = True
+    if event.from_data_store and not state.data_store:
+        state.data_store = 1
+        changed = True
+    if event.from_population_data and not state.population_data:
+        state.population_data = 1
+        changed = True
     return changed
 
 
@@ -159,10 +248,13 @@ def _synced(state: DossierState, _event: DossierSynced, _: IsDocument) -> bool:
 
 
 def _result_issued(state: DossierState, event: DossierResultIssued, _: IsDocument) -> bool:
-    if not event.electronic or state.e_result:
+    if not event.electronic:
         return False
-    state.e_result = 1
-    return True
+    changed = _keep_earliest(state, "e_result_ms", event.ts_ms)
+    if not state.e_result:
+        state.e_result = 1
+        changed = True
+    return changed
 
 
 def _payment(state: DossierState, event: PaymentSucceeded, _: IsDocument) -> bool:
@@ -172,6 +264,26 @@ def _payment(state: DossierState, event: PaymentSucceeded, _: IsDocument) -> boo
     return True
 
 
+def _supplement(state: DossierState, event: DossierSupplementRequested, _: IsDocument) -> bool:
+    return _add_supplement(state, event.ts_ms)
+
+
+def _rated(state: DossierState, event: DossierRated, _: IsDocument) -> bool:
+    return not event.satisfied and _keep_earliest(state, "dissatisfied_ms", event.ts_ms)
+
+
+def _feedback_received(state: DossierState, event: FeedbackReceived, _: IsDocument) -> bool:
+    return _add_feedback(state, event.ts_ms, to_ms(event.due_at))
+
+
+def _feedback_resolved(state: DossierState, event: FeedbackResolved, _: IsDocument) -> bool:
+    return _keep_earliest(state, "feedback_resolved_ms", event.ts_ms)
+
+
+def _feedback_rated(state: DossierState, event: FeedbackRated, _: IsDocument) -> bool:
+    return not event.satisfied and _keep_earliest(state, "feedback_dissatisfied_ms", event.ts_ms)
+
+
 _HANDLERS: dict[type, Callable[[DossierState, object, IsDocument], bool]] = {
     DossierReceived: _received,  # type: ignore[dict-item]
     DossierCompleted: _completed,  # type: ignore[dict-item]
@@ -179,4 +291,9 @@ _HANDLERS: dict[type, Callable[[DossierState, object, IsDocument], bool]] = {
     DossierSynced: _synced,  # type: ignore[dict-item]
     DossierResultIssued: _result_issued,  # type: ignore[dict-item]
     PaymentSucceeded: _payment,  # type: ignore[dict-item]
+    DossierSupplementRequested: _supplement,  # type: ignore[dict-item]
+    DossierRated: _rated,  # type: ignore[dict-item]
+    FeedbackReceived: _feedback_received,  # type: ignore[dict-item]
+    FeedbackResolved: _feedback_resolved,  # type: ignore[dict-item]
+    FeedbackRated: _feedback_rated,  # type: ignore[dict-item]
 }

@@ -70,10 +70,13 @@ class DossierReceived(Event, frozen=True, tag="dossier.received"):
     applicant_type: Literal["citizen", "organization"]
 
 
-class DossierDigitized(Event, frozen=True, tag="dossier.digitized"):
+class DossierDigitized(Event, frozen=True, tag="dossier.digitized", omit_defaults=True):
     components: Count
     reused_components: Count
     from_data_store: bool
+    from_population_data: bool = False
+    """Optional since v1.1: data taken from the population database / VNeID (766 item 3.5).
+    Absent means false, so v1 producers stay valid; it is encoded only when true."""
 
 
 class DossierSynced(Event, frozen=True, tag="dossier.synced"):

@@ -10,6 +10,14 @@ procedures.csv columns: ``code,name,field,online_level,fee_bearing,result_is_doc
 full_process_eligible`` and, optionally for the generator, ``level`` (the unit level that
 handles it), ``agency`` (the handling unit's code), ``due_days`` (statutory working days) and
 ``fee_vnd`` (the usual fee). Booleans are ``true``/``false`` (also ``1``/``0``, ``yes``/``no``).
+
+Catalogue columns for the 766 transparency, digitisation and online groups (optional, but all
+of them or none): ``published_on`` (date of the publication decision), ``effective_on`` (date
+its legal basis takes effect), ``public_on`` (date made public on the national procedure
+database; empty: not yet), ``record_complete`` (the published record has every mandatory part)
+and ``population_data_on`` (date connected to the population database; empty: not connected).
+units.csv may carry ``e_certified_copy_on`` (date the unit started issuing e-certified copies
+from originals; empty: not yet). Dates are ``YYYY-MM-DD``, Vietnam calendar days.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -47,6 +56,14 @@ PROCEDURE_COLUMNS = (
     "result_is_document",
     "full_process_eligible",
 )
+CATALOGUE_COLUMNS = (
+    "published_on",
+    "effective_on",
+    "public_on",
+    "record_complete",
+    "population_data_on",
+)
+CERTIFIED_COPY_COLUMN = "e_certified_copy_on"
 DEFAULT_DUE_DAYS = 10
 DEFAULT_FEE_VND = 50_000
 _TRUE = frozenset({"true", "1", "yes"})
@@ -61,6 +78,8 @@ class Unit:
     name: str
     level: str
     parent: str | None
+    e_certified_copy_on: date | None = None
+    """First day the unit issues e-certified copies from originals (766 item 3.7); None: not yet."""
 
 
 @dataclass(frozen=True)
@@ -82,10 +101,26 @@ class Procedure:
     """Statutory handling time in working days (0: within the day)."""
     fee_vnd: int = 0
     """The usual fee in VND (0 when not fee-bearing)."""
+    published_on: date | None = None
+    """Date of the publication decision (quyết định công bố), 766 items 1.1 and 1.2."""
+    effective_on: date | None = None
+    """Date the procedure's legal basis takes effect (1.1: publish 5 working days before)."""
+    public_on: date | None = None
+    """Date made public on the national procedure database (1.2, 1.3); None: not yet."""
+    record_complete: bool = False
+    """The public record has every mandatory part (1.3)."""
+    population_data_on: date | None = None
+    """Date connected to the population database for handling (3.6); None: not connected."""
 
     @property
     def is_online(self) -> bool:
         return self.online_level != "none"
+
+    def is_handled_by(self, unit_level: str, unit_code: str) -> bool:
+        """Whether a unit receives dossiers of this procedure (by its ``agency`` and ``level``)."""
+        if self.agency:
+            return self.agency == unit_code
+        return self.level in ("", unit_level)
 
 
 @dataclass(frozen=True)
@@ -96,6 +131,10 @@ class Reference:
     units: tuple[Unit, ...]
     procedures: tuple[Procedure, ...]
     source: str = field(default="", compare=False)
+    has_catalogue: bool = False
+    """procedures.csv carries the catalogue columns (otherwise 1.1-1.3 and 3.6 are unknown)."""
+    has_certified_copy_register: bool = False
+    """units.csv carries ``e_certified_copy_on`` (otherwise 3.7 is unknown)."""
 
     @cached_property
     def _units_by_code(self) -> dict[str, Unit]:
@@ -200,7 +239,13 @@ class Reference:
         """{"units": [...], "procedures": [...]}, every column of both files."""
         return {
             "units": [
-                {"code": u.code, "name": u.name, "level": u.level, "parent": u.parent}
+                {
+                    "code": u.code,
+                    "name": u.name,
+                    "level": u.level,
+                    "parent": u.parent,
+                    "e_certified_copy_on": _iso(u.e_certified_copy_on),
+                }
                 for u in self.units
             ],
             "procedures": [
@@ -216,10 +261,19 @@ class Reference:
                     "full_process_eligible": p.full_process_eligible,
                     "due_days": p.due_days,
                     "fee_vnd": p.fee_vnd,
+                    "published_on": _iso(p.published_on),
+                    "effective_on": _iso(p.effective_on),
+                    "public_on": _iso(p.public_on),
+                    "record_complete": p.record_complete,
+                    "population_data_on": _iso(p.population_data_on),
                 }
                 for p in self.procedures
             ],
         }
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day is not None else None
 
 
 def reference_dir(settings_or_path: Settings | str | Path | None) -> Path:
@@ -248,10 +302,27 @@ def load_reference(settings_or_path: Settings | str | Path | None = None) -> Ref
     procedure_rows = _read_csv(folder / PROCEDURES_FILE, PROCEDURE_COLUMNS)
     units = _parse_units(folder / UNITS_FILE, unit_rows)
     procedures = _parse_procedures(folder / PROCEDURES_FILE, procedure_rows, units)
+    has_catalogue = _has_columns(folder / PROCEDURES_FILE, procedure_rows, CATALOGUE_COLUMNS)
+    has_register = _has_columns(folder / UNITS_FILE, unit_rows, (CERTIFIED_COPY_COLUMN,))
     root = next(u for u in units if u.parent is None)
     return Reference(
-        province=root.name, units=tuple(units), procedures=tuple(procedures), source=str(folder)
+        province=root.name,
+        units=tuple(units),
+        procedures=tuple(procedures),
+        source=str(folder),
+        has_catalogue=has_catalogue,
+        has_certified_copy_register=has_register,
     )
+
+
+def _has_columns(
+    path: Path, rows: list[tuple[int, dict[str, str]]], columns: tuple[str, ...]
+) -> bool:
+    present = [c for c in columns if c in rows[0][1]]
+    if present and len(present) != len(columns):
+        missing = ", ".join(c for c in columns if c not in present)
+        raise ReferenceDataError(f"{path}: catalogue columns come together; missing {missing}")
+    return bool(present)
 
 
 def _read_csv(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
@@ -287,7 +358,17 @@ def _parse_units(path: Path, rows: list[tuple[int, dict[str, str]]]) -> list[Uni
                 f"{where}: duplicate unit code {code!r} (first on line {seen[code]})"
             )
         seen[code] = line
-        units.append(Unit(code=code, name=name, level=level, parent=row["parent"] or None))
+        units.append(
+            Unit(
+                code=code,
+                name=name,
+                level=level,
+                parent=row["parent"] or None,
+                e_certified_copy_on=_day(
+                    where, CERTIFIED_COPY_COLUMN, row.get(CERTIFIED_COPY_COLUMN, "")
+                ),
+            )
+        )
     roots = [u.code for u in units if u.parent is None]
     if len(roots) != 1:
         raise ReferenceDataError(
@@ -363,9 +444,27 @@ def _parse_procedures(
                 agency=agency,
                 due_days=due_days,
                 fee_vnd=fee_vnd if fee_bearing else 0,
+                published_on=_day(where, "published_on", row.get("published_on", "")),
+                effective_on=_day(where, "effective_on", row.get("effective_on", "")),
+                public_on=_day(where, "public_on", row.get("public_on", "")),
+                record_complete=_boolean(
+                    where, "record_complete", row.get("record_complete") or "false"
+                ),
+                population_data_on=_day(
+                    where, "population_data_on", row.get("population_data_on", "")
+                ),
             )
         )
     return procedures
+
+
+def _day(where: str, column: str, raw: str) -> date | None:
+    if raw == "":
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ReferenceDataError(f"{where}: {column} {raw!r}: expected a date YYYY-MM-DD") from None
 
 
 def _boolean(where: str, column: str, raw: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import date
 
 from pipeline.reference import Reference
 from sinks.schema import PROCEDURE_COLUMNS, UNIT_COLUMNS
@@ -18,7 +19,10 @@ def store_reference(store: Store, database: str, reference: Reference) -> None:
     store.insert(
         f"{database}.units",
         UNIT_COLUMNS,
-        [(u.code, u.name, u.level, u.parent or "", version) for u in reference.units],
+        [
+            (u.code, u.name, u.level, u.parent or "", version, _iso(u.e_certified_copy_on))
+            for u in reference.units
+        ],
     )
     store.insert(
         f"{database}.procedures",
@@ -33,7 +37,19 @@ def store_reference(store: Store, database: str, reference: Reference) -> None:
                 int(p.result_is_document),
                 int(p.full_process_eligible),
                 version,
+                p.level,
+                p.agency,
+                _iso(p.published_on),
+                _iso(p.effective_on),
+                _iso(p.public_on),
+                int(p.record_complete),
+                _iso(p.population_data_on),
             )
             for p in reference.procedures
         ],
     )
+
+
+def _iso(day: date | None) -> str:
+    """Dates as ``YYYY-MM-DD`` text (portable to 18.16 without a Nullable Date); '' for none."""
+    return day.isoformat() if day is not None else ""

@@ -9,13 +9,16 @@ How the numbers are kept (docs/architecture.md, "Why the numbers are exact"): a 
 ``dossier_merged`` computes with max/min/argMin. Stale, duplicated or re-sent snapshots, and
 snapshots written for the same dossier by different workers or partitions, therefore never
 change the result. ``indicator_hourly`` counts numerators and denominators per unit, indicator
-and hour from the merged state.
+and hour from the merged state. ``dossier_timeline`` (migration 4) merges the same snapshots
+with the dossier's clocks (due time, supplement requests, ratings, complaints), which readers
+judge as of a moment (``sinks/asof.py``).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from pipeline.errors import SinkError
 from sinks.store import Store
@@ -39,6 +42,18 @@ DOSSIER_STATE_COLUMNS = (
     "reused",
     "synced",
     "e_result",
+    # migration 4: the as-of clocks and the satisfaction and data-store facts
+    "due_ms",
+    "supplement1_ms",
+    "supplement2_ms",
+    "dissatisfied_ms",
+    "feedback_ms",
+    "feedback_due_ms",
+    "feedback_resolved_ms",
+    "feedback_dissatisfied_ms",
+    "data_store",
+    "population_data",
+    "e_result_ms",
 )
 HOURLY_COUNT_COLUMNS = (
     "unit_code",
@@ -48,7 +63,7 @@ HOURLY_COUNT_COLUMNS = (
     "denominator",
     "version",
 )
-UNIT_COLUMNS = ("code", "name", "level", "parent", "version")
+UNIT_COLUMNS = ("code", "name", "level", "parent", "version", "e_certified_copy_on")
 PROCEDURE_COLUMNS = (
     "code",
     "name",
@@ -58,6 +73,14 @@ PROCEDURE_COLUMNS = (
     "result_is_document",
     "full_process_eligible",
     "version",
+    # migration 4: catalogue facts of the transparency, digitisation and online groups
+    "level",
+    "agency",
+    "published_on",
+    "effective_on",
+    "public_on",
+    "record_complete",
+    "population_data_on",
 )
 EVENT_COLUMNS = (
     "event_id",
@@ -124,9 +147,93 @@ ALERT_EVENT_COLUMNS = (
     "version",
 )
 
+
+@dataclass(frozen=True)
+class Unless:
+    """A migration statement skipped when ``exists`` (a count query) is non-zero.
+
+    18.16 has no ``ADD COLUMN IF NOT EXISTS``; this keeps such ALTERs safe when two workers
+    migrate the same namespace at once: the loser of the race finds the column there and goes on.
+    """
+
+    exists: str
+    statement: str
+
+
+def _column_exists(table: str, column: str) -> str:
+    return (
+        "SELECT count() FROM system.columns WHERE database = '{db}' "
+        f"AND table = '{table}' AND name = '{column}'"
+    )
+
+
+def _dossier_timeline_select(db: str, where: str = "") -> str:
+    """The merged state of every received dossier with its clocks (migration 4).
+
+    The join of all snapshots of a dossier, as ``dossier_merged`` but with the columns the
+    as-of rules need: ``supplement_times`` are the (at most two) earliest distinct supplement
+    requests; every ``*_at_ms`` is 0 when the fact has not happened. ``where`` filters the
+    snapshot rows before the merge (readers bound the dossiers by period with it).
+    """
+    return f"""SELECT
+        dossier_id,
+        minIf(received_key, received_key != '') AS first_received_key,
+        argMinIf(unit_code, received_key, received_key != '') AS unit,
+        argMinIf(procedure_code, received_key, received_key != '') AS procedure,
+        argMinIf(received_ms, received_key, received_key != '') AS received_at_ms,
+        argMinIf(channel, received_key, received_key != '') AS received_channel,
+        argMinIf(fee_amount, received_key, received_key != '') AS fee,
+        argMinIf(result_is_document, received_key, received_key != '') AS is_document,
+        argMinIf(due_ms, received_key, received_key != '') AS due_at_ms,
+        minIf(completed_key, completed_key != '') AS first_completed_key,
+        argMinIf(completed_ms, completed_key, completed_key != '') AS completed_at_ms,
+        argMinIf(outcome, completed_key, completed_key != '') AS completed_outcome,
+        arraySort(arrayFilter(x -> x > 0,
+            groupUniqArrayArray([supplement1_ms, supplement2_ms]))) AS supplement_times,
+        minIf(dissatisfied_ms, dissatisfied_ms > 0) AS dissatisfied_at_ms,
+        minIf(feedback_ms, feedback_ms > 0) AS feedback_at_ms,
+        argMinIf(feedback_due_ms, concat(toString(feedback_ms), '|', toString(feedback_due_ms)),
+                 feedback_ms > 0) AS feedback_due_at_ms,
+        minIf(feedback_resolved_ms, feedback_resolved_ms > 0) AS feedback_resolved_at_ms,
+        minIf(feedback_dissatisfied_ms, feedback_dissatisfied_ms > 0)
+            AS feedback_dissatisfied_at_ms,
+        max(paid_online) AS any_paid_online,
+        max(digitized) AS any_digitized,
+        max(reused) AS any_reused,
+        max(synced) AS any_synced,
+        max(e_result) AS any_e_result,
+        max(data_store) AS any_data_store,
+        max(population_data) AS any_population_data,
+        minIf(e_result_ms, e_result_ms > 0) AS e_result_at_ms
+    FROM {db}.dossier_state
+    {where}
+    GROUP BY dossier_id
+    HAVING first_received_key != ''"""
+
+
+def dossier_timeline_sql(db: str, where: str = "") -> str:
+    """``dossier_timeline`` as a subquery, optionally pre-filtered (see the view)."""
+    return _dossier_timeline_select(db, where)
+
+
+_NEW_STATE_COLUMNS = (
+    ("due_ms", "UInt64"),
+    ("supplement1_ms", "UInt64"),
+    ("supplement2_ms", "UInt64"),
+    ("dissatisfied_ms", "UInt64"),
+    ("feedback_ms", "UInt64"),
+    ("feedback_due_ms", "UInt64"),
+    ("feedback_resolved_ms", "UInt64"),
+    ("feedback_dissatisfied_ms", "UInt64"),
+    ("data_store", "UInt8"),
+    ("population_data", "UInt8"),
+    ("e_result_ms", "UInt64"),
+)
+
 # Each step is (version, description, statements). Statements use {db} for the namespace's database;
-# a statement naming a function of PROCEDURES runs that function (store, database) instead.
-MIGRATIONS: list[tuple[int, str, list[str]]] = [
+# a statement naming a function of PROCEDURES runs that function (store, database) instead, and
+# an Unless statement is skipped when its check finds the change already made.
+MIGRATIONS: list[tuple[int, str, list[str | Unless]]] = [
     (
         1,
         "dossier state snapshots, raw event archive, dead letters, merged views",
@@ -259,6 +366,38 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "dead letters keyed by source, hash of the raw bytes and recorded time",
         ["python:rekey_dead_letters"],
     ),
+    # Snapshots that differ only in a new fact must not collapse into one in the
+    # ReplacingMergeTree, so every new column joins the sorting key (18.16 allows that only for
+    # columns added in the same ALTER and without a DEFAULT; old rows read as 0).
+    (
+        4,
+        "dossier clocks (due, supplements, ratings, complaints) and data-store flags; "
+        "dossier_timeline view; procedure catalogue and e-certified-copy columns",
+        [
+            Unless(
+                _column_exists("dossier_state", _NEW_STATE_COLUMNS[0][0]),
+                "ALTER TABLE {db}.dossier_state "
+                + ", ".join(f"ADD COLUMN {name} {kind}" for name, kind in _NEW_STATE_COLUMNS)
+                + ", MODIFY ORDER BY (dossier_id, received_key, completed_key, paid_online, "
+                "digitized, reused, synced, e_result, "
+                + ", ".join(name for name, _ in _NEW_STATE_COLUMNS)
+                + ")",
+            ),
+            "CREATE VIEW IF NOT EXISTS {db}.dossier_timeline AS "
+            + _dossier_timeline_select("{db}"),
+            Unless(
+                _column_exists("procedures", "published_on"),
+                "ALTER TABLE {db}.procedures ADD COLUMN level String, ADD COLUMN agency String, "
+                "ADD COLUMN published_on String, ADD COLUMN effective_on String, "
+                "ADD COLUMN public_on String, ADD COLUMN record_complete UInt8, "
+                "ADD COLUMN population_data_on String",
+            ),
+            Unless(
+                _column_exists("units", "e_certified_copy_on"),
+                "ALTER TABLE {db}.units ADD COLUMN e_certified_copy_on String",
+            ),
+        ],
+    ),
     (
         5,
         "alerts: state per rule and unit, transitions (outbox), evaluator progress",
@@ -339,6 +478,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     ),
 ]
 
+
 LATEST_VERSION = MIGRATIONS[-1][0]
 
 
@@ -355,7 +495,9 @@ def migrate(store: Store, database: str) -> list[int]:
         if version <= current:
             continue
         for statement in statements:
-            if statement in PROCEDURES:
+            if isinstance(statement, Unless):
+                _apply_unless(store, statement, database)
+            elif statement in PROCEDURES:
                 PROCEDURES[statement](store, database)
             else:
                 store.execute(statement.format(db=database, tz=TZ))
@@ -423,6 +565,19 @@ PROCEDURES: dict[str, Callable[[Store, str], None]] = {
     "python:rekey_dead_letters": _rekey_dead_letters
 }
 """Migration steps that SQL alone cannot do safely, by the name a migration lists them under."""
+
+
+def _apply_unless(store: Store, step: Unless, database: str) -> None:
+    def done() -> bool:
+        return bool(int(store.query(step.exists.format(db=database))[0][0]))
+
+    if done():
+        return
+    try:
+        store.execute(step.statement.format(db=database, tz=TZ))
+    except SinkError:
+        if not done():  # not a concurrent migration that got there first
+            raise
 
 
 def current_version(store: Store, database: str) -> int:

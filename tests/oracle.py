@@ -72,9 +72,14 @@ from pipeline.events import (
     AnyEvent,
     DossierCompleted,
     DossierDigitized,
+    DossierRated,
     DossierReceived,
     DossierResultIssued,
+    DossierSupplementRequested,
     DossierSynced,
+    FeedbackRated,
+    FeedbackReceived,
+    FeedbackResolved,
     PaymentSucceeded,
     decode_event,
     encode_event,
@@ -286,3 +291,143 @@ def bucket_start_of(ts_ms: int) -> str:
     moment = datetime.fromtimestamp(0, UTC) + timedelta(milliseconds=ts_ms)
     local = moment.astimezone(VIETNAM)
     return local.replace(minute=0, second=0, microsecond=0).isoformat()
+
+
+# --- the 766 score's as-of counts ---------------------------------------------------------------
+#
+# Independent rules for the counts that depend on a moment ``as_of_ms`` (T). Facts with a time
+# at or after T are not known yet. Per dossier (grouped by dossier_id, counted in the unit of
+# its winning reception, only when that reception is in [start, min(end, T))):
+#
+# - requests = the distinct times of ``dossier.supplement_requested`` before T;
+# - on_time: two or more requests -> no. One request -> the handling ended at the request, or
+#   at the completion if the completion (before T) came earlier; on time iff that end <= due_at.
+#   No request: completed before T -> completion <= due_at; else due_at >= J, where J (the
+#   moment a pending dossier is judged) is T unless a projection asks for the period end;
+# - online_dossiers: channel online and (procedure's result is not a document, or some
+#   ``dossier.result_issued`` before T is electronic); digitized_with_result: some ``dossier.digitized``
+#   has components >= 1 and the same e-result condition; data_store / population_data: some
+#   ``dossier.digitized`` has from_data_store / from_population_data true; synced: some
+#   ``dossier.synced`` (the flags are "ever", whatever their time);
+# - dossier_satisfied: on_time, no ``feedback.received`` before T and no ``dossier.rated`` with
+#   satisfied false before T;
+# - complaints: the dossier's complaint is its earliest ``feedback.received`` (by time, then
+#   due time), counted when that is in [start, min(end, T)); answered = the earliest
+#   ``feedback.resolved`` of the dossier; feedback_on_time: answered before T -> answer <=
+#   due_at, else due_at >= J; feedback_satisfied: on time and no ``feedback.rated`` with
+#   satisfied false before T;
+# - procedures seen: per unit, the procedure codes of dossiers received online / with a fee
+#   > 0 / with a fee > 0 and an online ``payment.succeeded``.
+
+ASOF_KEYS = (
+    "on_time",
+    "online_dossiers",
+    "digitized_with_result",
+    "data_store",
+    "population_data",
+    "dossier_satisfied",
+)
+
+
+@dataclass
+class AsOfCounts:
+    """Leaf unit -> key -> [numerator, denominator]; unit -> procedures seen, per kind."""
+
+    counts: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    online: dict[str, set[str]] = field(default_factory=dict)
+    with_fee: dict[str, set[str]] = field(default_factory=dict)
+    paid_online: dict[str, set[str]] = field(default_factory=dict)
+
+    def add(self, unit: str, key: str, hit: bool) -> None:
+        pair = self.counts.setdefault(unit, {}).setdefault(key, [0, 0])
+        pair[0] += int(hit)
+        pair[1] += 1
+
+
+def as_of_counts(
+    events: Iterable[AnyEvent],
+    *,
+    start_ms: int,
+    end_ms: int,
+    as_of_ms: int,
+    result_is_document: Mapping[str, bool],
+    judge_ms: int | None = None,
+) -> AsOfCounts:
+    """The as-of counts of accepted, distinct events (rules above)."""
+    t = as_of_ms
+    judge = t if judge_ms is None else judge_ms
+    stop = min(end_ms, t)
+    by_dossier: dict[str, list[AnyEvent]] = defaultdict(list)
+    for event in events:
+        by_dossier[event.dossier_id].append(event)
+    out = AsOfCounts()
+    for dossier in by_dossier.values():
+        receptions = [e for e in dossier if isinstance(e, DossierReceived)]
+        if not receptions:
+            continue
+        first = min(receptions, key=lambda e: (e.ts_ms, e.event_id))
+        unit = first.unit_code
+        due = _ms(first.due_at)
+        is_doc = result_is_document[first.procedure_code]
+        has_e_result = any(
+            isinstance(e, DossierResultIssued) and e.electronic and e.ts_ms < t for e in dossier
+        )
+        complaints = [e for e in dossier if isinstance(e, FeedbackReceived)]
+        if start_ms <= first.ts_ms < stop:
+            requests = sorted(
+                {
+                    e.ts_ms
+                    for e in dossier
+                    if isinstance(e, DossierSupplementRequested) and e.ts_ms < t
+                }
+            )
+            completions = [e for e in dossier if isinstance(e, DossierCompleted) and e.ts_ms < t]
+            done_ms = min((e.ts_ms, e.event_id) for e in completions)[0] if completions else None
+            if len(requests) >= 2:
+                on_time = False
+            elif len(requests) == 1:
+                end = requests[0] if done_ms is None else min(done_ms, requests[0])
+                on_time = end <= due
+            elif done_ms is not None:
+                on_time = done_ms <= due
+            else:
+                on_time = due >= judge
+            digitized = [e for e in dossier if isinstance(e, DossierDigitized)]
+            result_ok = not is_doc or has_e_result
+            unhappy = any(isinstance(e, DossierRated) and not e.satisfied and e.ts_ms < t
+                          for e in dossier)  # fmt: skip
+            complained = any(e.ts_ms < t for e in complaints)
+            out.add(unit, "on_time", on_time)
+            out.add(unit, "online_dossiers", first.channel == "online" and result_ok)
+            out.add(unit, "digitized_with_result",
+                    any(e.components >= 1 for e in digitized) and result_ok)  # fmt: skip
+            out.add(unit, "data_store", any(e.from_data_store for e in digitized))
+            out.add(unit, "population_data", any(e.from_population_data for e in digitized))
+            out.add(unit, "dossier_satisfied", on_time and not complained and not unhappy)
+            code = first.procedure_code
+            if first.channel == "online":
+                out.online.setdefault(unit, set()).add(code)
+            if first.fee_amount > 0:
+                out.with_fee.setdefault(unit, set()).add(code)
+                if any(isinstance(e, PaymentSucceeded) and e.method in ONLINE_METHODS
+                       for e in dossier):  # fmt: skip
+                    out.paid_online.setdefault(unit, set()).add(code)
+        if complaints:
+            complaint = min(complaints, key=lambda e: (e.ts_ms, _ms(e.due_at)))
+            if start_ms <= complaint.ts_ms < stop:
+                answers = [e.ts_ms for e in dossier if isinstance(e, FeedbackResolved)]
+                answered = min(answers) if answers else None
+                fb_due = _ms(complaint.due_at)
+                if answered is not None and answered < t:
+                    fb_on_time = answered <= fb_due
+                else:
+                    fb_on_time = fb_due >= judge
+                fb_unhappy = any(isinstance(e, FeedbackRated) and not e.satisfied and e.ts_ms < t
+                                 for e in dossier)  # fmt: skip
+                out.add(unit, "feedback_on_time", fb_on_time)
+                out.add(unit, "feedback_satisfied", fb_on_time and not fb_unhappy)
+    return out
+
+
+def _ms(moment: datetime) -> int:
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)

@@ -64,7 +64,27 @@ def _events_of_one_dossier() -> list:
             digitized=True,
         ),
         event("dossier.rated", "q1", "d1", "2024-06-08T09:00:00+07:00", satisfied=True),
-    ]
+        event("dossier.rated", "q2", "d1", "2024-06-09T09:00:00+07:00", satisfied=False),
+        event("dossier.rated", "q3", "d1", "2024-06-08T10:00:00+07:00", satisfied=False),
+        event("dossier.digitized", "g3", "d1", "2024-06-03T08:40:00+07:00", components=1,
+              reused_components=0, from_data_store=False, from_population_data=True),
+        event("dossier.supplement_requested", "u3", "d1", "2024-06-05T09:00:00+07:00", reason="c"),
+        event("dossier.supplement_requested", "u1", "d1", "2024-06-04T09:00:00+07:00", reason="a"),
+        event("dossier.supplement_requested", "u1b", "d1", "2024-06-04T09:00:00+07:00", reason="a"),
+        event("dossier.supplement_requested", "u2", "d1", "2024-06-04T15:00:00+07:00", reason="b"),
+        event("feedback.received", "f2", "d1", "2024-06-10T09:00:00+07:00", feedback_id="k2",
+              due_at="2024-07-01T17:00:00+07:00"),
+        event("feedback.received", "f1", "d1", "2024-06-10T09:00:00+07:00", feedback_id="k1",
+              due_at="2024-06-28T17:00:00+07:00"),
+        event("feedback.received", "f3", "d1", "2024-06-12T09:00:00+07:00", feedback_id="k3",
+              due_at="2024-06-20T17:00:00+07:00"),
+        event("feedback.resolved", "h2", "d1", "2024-06-20T09:00:00+07:00", feedback_id="k1"),
+        event("feedback.resolved", "h1", "d1", "2024-06-18T09:00:00+07:00", feedback_id="k3"),
+        event("feedback.rated", "v1", "d1", "2024-06-21T09:00:00+07:00", feedback_id="k1",
+              satisfied=True),
+        event("feedback.rated", "v2", "d1", "2024-06-22T09:00:00+07:00", feedback_id="k1",
+              satisfied=False),
+    ]  # fmt: skip
     return [decode_event(line(e)) for e in lines]
 
 
@@ -95,6 +115,29 @@ def test_the_earliest_reception_and_completion_count() -> None:
         1,
         1,
     )
+
+
+def test_the_clocks_keep_the_earliest_facts() -> None:
+    state = _fold(EVENTS)
+    t = ms
+    assert state.due_ms == t("2030-01-01T00:00:00+07:00")  # the factory's default due time
+    # three requests at two distinct times on 4 June and one on the 5th: the two earliest
+    assert (state.supplement1_ms, state.supplement2_ms) == (
+        t("2024-06-04T09:00:00+07:00"), t("2024-06-04T15:00:00+07:00"))  # fmt: skip
+    assert state.dissatisfied_ms == t("2024-06-08T10:00:00+07:00")
+    # two complaints at the same time: the one due first
+    assert (state.feedback_ms, state.feedback_due_ms) == (
+        t("2024-06-10T09:00:00+07:00"), t("2024-06-28T17:00:00+07:00"))  # fmt: skip
+    assert state.feedback_resolved_ms == t("2024-06-18T09:00:00+07:00")
+    assert state.feedback_dissatisfied_ms == t("2024-06-22T09:00:00+07:00")
+    assert state.e_result_ms == t("2024-06-07T16:05:00+07:00")
+    assert (state.data_store, state.population_data) == (1, 1)
+
+
+def ms(text: str) -> int:
+    from datetime import datetime
+
+    return int(datetime.fromisoformat(text).timestamp() * 1000)
 
 
 def test_a_cash_payment_is_not_an_online_payment() -> None:

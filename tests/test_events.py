@@ -366,6 +366,7 @@ _FIELD_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "components": _COUNT,
     "reused_components": _COUNT,
     "from_data_store": st.booleans(),
+    "from_population_data": st.booleans(),
     "reason": st.text(max_size=200),
     "outcome": st.sampled_from(["approved", "rejected", "withdrawn"]),
     "electronic": st.booleans(),

@@ -17,6 +17,7 @@ from pipeline.scoring.period import (
 )
 from pipeline.scoring.rules import Counts
 from pipeline.scoring.score import NotAvailable
+from pipeline.scoring.state_inputs import STATE_KEYS, StateCounts
 
 HOUR_MS = 3_600_000
 START = 1_717_174_800_000  # 2024-06-01T00:00:00+07:00
@@ -37,7 +38,7 @@ REFERENCE = Reference(
 )
 
 ROWS = [
-    ("D1", "online_filing", START, 3, 4),  # 75% -> 6 (full at 50%)
+    ("D1", "online_payment", START, 3, 4),  # 75% -> 4.5
     ("D2", "portal_sync", START + HOUR_MS, 1, 1),  # 100% -> 6: ties with D1
     ("D3", "portal_sync", END, 5, 5),  # first hour of July: not in June
     ("D3", "portal_sync", START - HOUR_MS, 5, 5),  # last hour of May: not in June
@@ -53,22 +54,24 @@ def test_counts_roll_up_and_counted_indicators_without_rows_are_zero_of_zero() -
     assert units["X"].counts["portal_sync"] == Counts(3, 4)
     assert units["X"].counts["e_result"] == Counts(1, 4)
     assert units["P"].counts["portal_sync"] == Counts(4, 5)
-    assert units["P"].counts["online_filing"] == Counts(3, 4)
-    assert dict(units["D3"].counts) == dict.fromkeys(COUNTED, Counts(0, 0))
+    assert units["P"].counts["online_payment"] == Counts(3, 4)
+    # No catalogue columns and no procedures: only 4.1's 0 of 0 besides the hourly counts.
+    assert dict(units["D3"].counts) == {**dict.fromkeys(COUNTED, Counts(0, 0)),
+                                        "online_services": Counts(0, 0)}  # fmt: skip
     for unit in units.values():
-        assert set(unit.counts) == set(COUNTED)
+        assert set(unit.counts) == {*COUNTED, "online_services"}
     assert scores.has_counts and scores.unknown_units == ()
 
 
 def test_points_and_ranks_within_each_level() -> None:
     units = score_period(ROWS, START, END, REFERENCE).units
     points = {code: u.card.available_points for code, u in units.items()}
-    # X: sync 3/4 -> 4.50, e-result 1/4 -> 1.50; P: sync 4/5 -> 4.80, online 3/4 -> 6, e 1.50.
-    assert points == {"P": 12.3, "D1": 6.0, "D2": 6.0, "D3": 0.0, "X": 6.0, "X1": 3.0, "X2": 6.0}
+    # X: sync 3/4 -> 4.50, e-result 1/4 -> 1.50; P: sync 4/5 -> 4.80, paid 3/4 -> 4.5, e 1.50.
+    assert points == {"P": 10.8, "D1": 4.5, "D2": 6.0, "D3": 0.0, "X": 6.0, "X1": 3.0, "X2": 6.0}
     ranks = {code: (u.level, u.rank, u.rank_of) for code, u in units.items()}
     assert ranks == {
         "P": ("province", 1, 1),
-        "D1": ("department", 1, 3),
+        "D1": ("department", 2, 3),
         "D2": ("department", 1, 3),
         "D3": ("department", 3, 3),
         "X": ("district", 1, 1),
@@ -83,20 +86,29 @@ def test_indicators_the_pipeline_does_not_count_are_not_available_never_zero() -
     assert (sync.id, sync.points) == ("1.4", 0.0)  # counted, nothing received: 0 of 0
     on_time = card.group("dvc-progress-tree")
     assert isinstance(on_time.points, NotAvailable)
-    assert "does not count on_time yet" in on_time.points.reason
+    assert "dossier clocks" in on_time.points.reason
     assert (on_time.available_points, on_time.available_max) == (0.0, 0.0)
+    transparency = card.group("transparency")
+    assert "procedure catalogue" in str(transparency.points)
     assert isinstance(card.total, NotAvailable)
-    assert (card.available_max, card.max_points) == (30.0, 100.0)
+    # 1.4, 3.1, 3.3, 4.6 and 4.1 (from the procedures, none here): 6 + 6 + 2 + 6 + 2.
+    assert (card.available_max, card.max_points) == (22.0, 100.0)
 
 
-def test_an_indicator_that_appears_in_the_rows_becomes_counted_for_every_unit() -> None:
-    rows = [*ROWS, ("D1", "on_time", START, 9, 10)]
-    scores = score_period(rows, START, END, REFERENCE)
-    assert "on_time" in scores.counted
+def test_state_counts_make_every_dossier_indicator_counted_for_every_unit() -> None:
+    state = StateCounts(leaf={"D1": {"on_time": Counts(9, 10), "feedback_on_time": Counts(1, 2)}})
+    scores = score_period(ROWS, START, END, REFERENCE, state=state)
+    assert set(STATE_KEYS) <= set(scores.counted)
     assert scores.units["D1"].card.group("dvc-progress-tree").points == 18.0
+    assert scores.units["P"].counts["on_time"] == Counts(9, 10)
     assert scores.units["D2"].counts["on_time"] == Counts(0, 0)
     assert scores.units["D2"].card.group("dvc-progress-tree").points == 0.0
-    assert scores.units["D2"].card.available_max == 50.0
+    # No complaints: 5.1 and 5.2 full (the portal's rule); no dossiers: 5.3 is 0 of 0.
+    satisfaction = scores.units["D2"].card.group("handling-satisfaction")
+    assert satisfaction.points == 12.0
+    # Everything but 1.1-1.3, 3.6 and 3.7 (no catalogue columns): 1.4 6, progress 20,
+    # 3.1-3.5 18, online 12 (4.2 and 4.3 now), payment 10 (4.4, 4.5 now), satisfaction 18.
+    assert scores.units["D2"].card.available_max == 6.0 + 20.0 + 18.0 + 12.0 + 10.0 + 18.0
 
 
 def test_empty_periods_and_units_outside_the_reference_are_reported() -> None:
@@ -129,13 +141,21 @@ def test_a_rank_is_one_plus_the_number_of_strictly_better_units(points: dict[str
 
 def test_default_targets_are_the_rates_that_earn_full_points() -> None:
     assert full_points_targets() == {
-        "online_filing": 50.0,  # 4.3 full at 50%
-        "online_payment": 100.0,
-        "e_result": 100.0,
-        "digitization": 100.0,
-        "data_reuse": 80.0,  # 3.3 full at 80%
         "portal_sync": 100.0,
+        "e_result": 100.0,
+        "data_reuse": 80.0,  # 3.3 full at 80%
+        "online_payment": 100.0,
+        "on_time": 100.0,
+        "digitized_with_result": 100.0,
+        "data_store": 100.0,
+        "population_data": 100.0,
+        "dossier_satisfied": 90.0,  # 5.3 full at 90%
+        "feedback_on_time": 100.0,
+        "feedback_satisfied": 100.0,
     }
+    assert full_points_targets(COUNTED) == {
+        "portal_sync": 100.0, "e_result": 100.0, "data_reuse": 80.0, "online_payment": 100.0
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -155,7 +175,8 @@ def test_parse_target(text: str, parsed: tuple[str, float]) -> None:
     ("text", "message"),
     [
         ("online_payment", "expected INDICATOR=PCT"),
-        ("speed=80", "not an indicator"),
+        ("speed=80", "not a dossier indicator"),
+        ("online_services=80", "not a dossier indicator"),
         ("e_result=high", "not a number"),
         ("e_result=100.5", "0-100"),
         ("e_result=-1", "0-100"),

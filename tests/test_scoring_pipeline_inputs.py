@@ -9,36 +9,37 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.scoring.at_stake import at_stake
-from pipeline.scoring.groups import indicator_by_id
+from pipeline.scoring.groups import GROUPS, indicator_by_id
 from pipeline.scoring.pipeline_inputs import (
-    NOT_IN_PIPELINE,
+    ONLINE_DOSSIERS,
     PIPELINE_TO_766,
+    online_rate,
     score_pipeline_unit,
     to_766_inputs,
 )
-from pipeline.scoring.rules import Counts, PointRule, raw_points
+from pipeline.scoring.rules import Counts, PointRule, Rate, raw_points
 from pipeline.scoring.score import NotAvailable
 
-PIPELINE_IDS = (
-    "online_filing",
-    "online_payment",
-    "e_result",
-    "digitization",
-    "data_reuse",
-    "portal_sync",
-    "on_time",
-    "feedback_on_time",
-    "feedback_satisfied",
-    "dossier_satisfied",
-)
+
+def test_every_scored_766_indicator_has_exactly_one_pipeline_input() -> None:
+    scored = {i.id for g in GROUPS for i in g.indicators if i.is_scored}
+    inputs = [*PIPELINE_TO_766.values(), "4.3"]
+    assert sorted(inputs) == sorted(scored)
+    assert len(scored) == 21
 
 
-def test_every_pipeline_indicator_maps_to_one_766_indicator() -> None:
-    assert set(PIPELINE_TO_766) == set(PIPELINE_IDS)
-    assert len(set(PIPELINE_TO_766.values())) == len(PIPELINE_IDS)
-    for indicator_id in (*PIPELINE_TO_766.values(), *NOT_IN_PIPELINE):
-        assert indicator_by_id(indicator_id).is_scored
-    assert not set(PIPELINE_TO_766.values()) & set(NOT_IN_PIPELINE)
+def test_online_dossiers_are_weighted_by_the_sync_rate() -> None:
+    # 60 of 100 online (with their e-results), 90 of 100 synced: 54% -> full at 50%: 6 points.
+    inputs = to_766_inputs({ONLINE_DOSSIERS: (60, 100), "portal_sync": (90, 100)})
+    assert inputs["4.3"] == Rate(60 / 100 * 90 / 100 * 100)
+    # 40% online x 100% synced -> 6 * 40 / 50 = 4.8; nothing received -> 0 of 0.
+    assert online_rate(Counts(40, 100), Counts(100, 100)) == Rate(40.0)
+    assert online_rate(Counts(0, 0), Counts(0, 0)) == Counts(0, 0)
+    card = score_pipeline_unit({ONLINE_DOSSIERS: (40, 100), "portal_sync": (100, 100)})
+    by_id = {s.id: s.points for s in card.group("provide-online-tree").indicators}
+    assert by_id["4.3"] == 4.8
+    # Without the sync counts 4.3 is not available (it is a product of two rates).
+    assert "4.3" not in to_766_inputs({ONLINE_DOSSIERS: (40, 100)})
 
 
 def test_complete_groups_are_scored_and_the_rest_are_not_available() -> None:
@@ -57,13 +58,20 @@ def test_complete_groups_are_scored_and_the_rest_are_not_available() -> None:
     assert card.group("handling-satisfaction").points == 4.5 + 6.0 + 5.4
     transparency = card.group("transparency")
     assert isinstance(transparency.points, NotAvailable)
-    assert "national procedure database" in transparency.points.reason
+    assert "published_on_time" in transparency.points.reason
     assert transparency.available_points == 6.0 and transparency.available_max == 6.0
     payment = card.group("formality-online-payment-tree")
     assert isinstance(payment.points, NotAvailable)
     assert payment.available_points == 3.0
     assert isinstance(card.total, NotAvailable)
     assert card.available_points == 18.0 + 15.9 + 6.0 + 3.0
+
+
+def test_all_21_inputs_give_a_total_out_of_100() -> None:
+    full = {key: (10, 10) for key in PIPELINE_TO_766}
+    card = score_pipeline_unit({**full, ONLINE_DOSSIERS: (10, 10)})
+    assert card.total == 100.0
+    assert [g.points for g in card.groups] == [18.0, 20.0, 22.0, 12.0, 10.0, 18.0]
 
 
 def test_a_missing_pipeline_indicator_is_not_available_not_zero() -> None:

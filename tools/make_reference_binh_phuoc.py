@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import random
+from datetime import date, timedelta
 from pathlib import Path
 
 OUT_DIR = Path(__file__).resolve().parents[1] / "pipeline" / "reference_data" / "binh-phuoc"
@@ -1087,6 +1088,50 @@ def procedures(rng: random.Random) -> list[dict[str, object]]:
     return rows
 
 
+def _ramp(day: date, low: float, start: date, full: date, high: float) -> float:
+    """``low`` before ``start``, rising linearly to ``high`` at ``full`` and after."""
+    if day <= start:
+        return low
+    if day >= full:
+        return high
+    return low + (high - low) * (day - start).days / (full - start).days
+
+
+def _some_day(rng: random.Random, first: date, last: date) -> date:
+    return first + timedelta(days=rng.randrange((last - first).days + 1))
+
+
+def catalogue(procedures: list[dict[str, object]], units: list[dict[str, str]]) -> None:
+    """Add the 766 catalogue columns (publication, make-public, record completeness, population
+    database connection; units' e-certified-copy start) from their own random stream, so the
+    columns written before stay byte-identical.
+
+    The shape follows the province's 2024 (the seed: 88.2 for the year, about 20 points less in
+    January): publication decisions and make-public actions rarely on time until early 2024
+    and nearly all from April 2024 on (1.1, 1.2); procedures connected to the population
+    database from January to September 2024 (3.6); every unit offering e-certified copies by
+    June 2024 (3.7: 122 of 122 in the seed).
+    """
+    rng = random.Random("766:catalogue")
+    for row in procedures:
+        published = _some_day(rng, date(2022, 7, 1), date(2025, 6, 30))
+        on_time = _ramp(published, 0.05, date(2024, 2, 1), date(2024, 4, 1), 0.99)
+        lead = rng.randint(10, 45) if rng.random() < on_time else rng.randint(0, 4)
+        public = rng.randint(0, 4) if rng.random() < on_time else rng.randint(9, 25)
+        row["published_on"] = published.isoformat()
+        row["effective_on"] = (published + timedelta(days=lead)).isoformat()
+        row["public_on"] = (published + timedelta(days=public)).isoformat()
+        row["record_complete"] = rng.random() < 0.985
+        connected = rng.random() < 0.88
+        row["population_data_on"] = (
+            _some_day(rng, date(2024, 1, 1), date(2024, 9, 30)).isoformat() if connected else ""
+        )
+    for unit in units:
+        unit["e_certified_copy_on"] = _some_day(
+            rng, date(2024, 1, 20), date(2024, 5, 31)
+        ).isoformat()
+
+
 def _flag(value: object) -> object:
     return ("true" if value else "false") if isinstance(value, bool) else value
 
@@ -1102,10 +1147,15 @@ def write(path: Path, rows: list[dict[str, object]], columns: list[str]) -> None
 def main() -> None:
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     rng = random.Random(766)
-    write(OUT_DIR / "units.csv", units(), ["code", "name", "level", "parent"])  # type: ignore[arg-type]
+    unit_rows = units()
+    procedure_rows = procedures(rng)
+    catalogue(procedure_rows, unit_rows)
+    write(
+        OUT_DIR / "units.csv", unit_rows, ["code", "name", "level", "parent", "e_certified_copy_on"]
+    )  # type: ignore[arg-type]
     write(
         OUT_DIR / "procedures.csv",
-        procedures(rng),
+        procedure_rows,
         [
             "code",
             "name",
@@ -1118,6 +1168,11 @@ def main() -> None:
             "full_process_eligible",
             "due_days",
             "fee_vnd",
+            "published_on",
+            "effective_on",
+            "public_on",
+            "record_complete",
+            "population_data_on",
         ],
     )
     print(f"wrote {OUT_DIR}")

@@ -26,12 +26,16 @@ from pipeline.generator.calendar import (
 )
 from pipeline.generator.incidents import IncidentBook
 from pipeline.generator.province import (
+    DATA_STORE,
     DIGITIZE_OFFLINE,
     DIGITIZE_ONLINE,
     ERESULT_OFFLINE,
     ERESULT_ONLINE,
+    FEEDBACK_ON_TIME,
+    LATE,
     PAY_OFFLINE,
     PAY_ONLINE,
+    POPULATION,
     REUSE,
     SYNC,
 )
@@ -67,7 +71,6 @@ UNPAID_SHARE = 0.02
 EMPTY_DIGITIZATION_REPORT = 0.1
 SUPPLEMENT_SHARE = 0.06
 WITHDRAWN_SHARE, REJECTED_SHARE = 0.02, 0.03
-LATE_SHARE = 0.035
 RATED_SHARE = 0.25
 FEEDBACK_SHARE = 0.006
 FEEDBACK_DUE_WORKING_DAYS = 15
@@ -177,14 +180,17 @@ class Lifecycle:
         if rand() < p_digitize:
             components = 1 + int(rand() * rand() * 8)
             reused = 1 + int(rand() * components) if rand() < rates[REUSE] else 0
-            store = "true" if reused and rand() < 0.6 else "false"
+            store = "true" if reused and rand() < rates[DATA_STORE] else "false"
+            # VNeID / population data: an optional field, written only when true (contract v1.1).
+            population = ',"from_population_data":true' if rand() < rates[POPULATION] else ""
             n += 1
             t = t_recv + 60 + int(rand() * 1500)
             emit(
                 t,
                 n,
                 "dossier.digitized",
-                f',"components":{components},"reused_components":{reused},"from_data_store":{store}',
+                f',"components":{components},"reused_components":{reused},"from_data_store":{store}'
+                + population,
             )
         elif rand() < EMPTY_DIGITIZATION_REPORT:
             n += 1
@@ -237,7 +243,7 @@ class Lifecycle:
             outcome = "rejected"
         else:
             outcome = "approved"
-        late = outcome != "withdrawn" and rand() < LATE_SHARE
+        late = outcome != "withdrawn" and rand() < rates[LATE]
         offset = due_days + 1 + int(rand() * 4) if late else int(rand() * (due_days + 1))
         t_done = (
             wdays[windex[day - wbase] + offset + pause_days] * 86_400
@@ -288,7 +294,8 @@ class Lifecycle:
             emit(t, n, "dossier.rated", f',"satisfied":{"true" if happy else "false"}')
 
         if rand() < FEEDBACK_SHARE:
-            self._feedback(rng, events, n, dossier_id, common, t_recv, late, from_s)
+            in_time = rates[FEEDBACK_ON_TIME] * (0.86 if late else 1.0)
+            self._feedback(rng, events, n, dossier_id, common, t_recv, in_time, from_s)
         return events
 
     def _text(self, ts_s: int) -> str:
@@ -386,9 +393,10 @@ class Lifecycle:
         dossier_id: str,
         common: str,
         t_recv: int,
-        late: bool,
+        p_in_time: float,
         from_s: int,
     ) -> int:
+        """A complaint about the dossier, answered in time with probability ``p_in_time``."""
         rand = rng.random
         fmt = self._text
         feedback_id = f"{dossier_id}/pakn"
@@ -415,7 +423,7 @@ class Lifecycle:
                 )
             )
         if rand() < 0.95:
-            in_time = rand() < (0.8 if late else 0.93)
+            in_time = rand() < p_in_time
             days = (
                 1 + int(rand() * (FEEDBACK_DUE_WORKING_DAYS - 1))
                 if in_time

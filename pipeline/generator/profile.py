@@ -43,6 +43,14 @@ SEED_2024: dict[str, Target] = {
     "digitization": Target(0.7610, 0.14),
     "data_reuse": Target(0.7590, 0.14),
     "portal_sync": Target(1.0),
+    # Not seed figures: shaped so a generated 2024 scores the seed's 88.2 for the year and
+    # about 67.9 in January (the rest of that gap is the procedure catalogue's 2024, see
+    # tools/make_reference_binh_phuoc.py). Data-store and VNeID use took off during 2024;
+    # late handling and late answers to complaints fell.
+    "data_store": Target(0.55, 0.75),
+    "population_data": Target(0.65, 1.00),
+    "late": Target(0.0, -0.50, floor=0.01),
+    "feedback_on_time": Target(0.95, 0.10),
 }
 
 

@@ -22,6 +22,9 @@ from pipeline.reference import Procedure, Reference
 # Indexes into a unit's rate tuple.
 ONLINE_FULL, ONLINE_PARTIAL, PAY_ONLINE, PAY_OFFLINE = 0, 1, 2, 3
 ERESULT_ONLINE, ERESULT_OFFLINE, DIGITIZE_ONLINE, DIGITIZE_OFFLINE, REUSE, SYNC = 4, 5, 6, 7, 8, 9
+# Province-wide scalars (no unit spread): P(data-store component | reused), P(VNeID data |
+# digitised), P(handled late), P(complaint answered in time).
+DATA_STORE, POPULATION, LATE, FEEDBACK_ON_TIME = 10, 11, 12, 13
 
 # Stratum effects on the logit scale: full-process services are filed online more than partial
 # ones; people who filed online also pay online, get e-results and upload their papers more.
@@ -152,17 +155,28 @@ class ProvinceModel:
                 [(u.share, xu) for u, xu in zip(units, xs, strict=True)], targets["portal_sync"]
             )
             sync = [sigmoid(xu + c) for xu in xs]
+        shared = (
+            _conditional(targets, "data_store", "data_reuse"),
+            _conditional(targets, "population_data", "digitization"),
+            targets.get("late", 0.035),
+            targets.get("feedback_on_time", 0.93),
+        )
         return [
-            (*online[i], *pay[i], *eresult[i], *digitize[i], reuse, sync[i])
+            (*online[i], *pay[i], *eresult[i], *digitize[i], reuse, sync[i], *shared)
             for i in range(len(units))
         ]
 
 
+def _conditional(targets: dict[str, float], name: str, given: str) -> float:
+    """P(name | given) so that the province-wide share of ``name`` is its target (0 if absent)."""
+    if name not in targets or targets.get(given, 0.0) <= 0:
+        return 0.0
+    return min(1.0, targets[name] / targets[given])
+
+
 def handles(unit_level: str, unit_code: str, procedure: Procedure) -> bool:
     """Whether a unit receives dossiers of a procedure (by the procedure's level and agency)."""
-    if procedure.agency:
-        return procedure.agency == unit_code
-    return procedure.level in ("", unit_level)
+    return procedure.is_handled_by(unit_level, unit_code)
 
 
 def _plan_units(reference: Reference, profile: Profile, seed: int) -> list[UnitPlan]:

@@ -21,7 +21,7 @@ from types import MappingProxyType
 
 from pipeline.scoring.groups import indicator_by_id
 from pipeline.scoring.pipeline_inputs import PIPELINE_TO_766, PipelineCounts, to_766_inputs
-from pipeline.scoring.rules import Counts, raw_points
+from pipeline.scoring.rules import Counts, Rate, raw_points
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def at_stake(
         for key, target in targets.items():
             indicator_id = PIPELINE_TO_766[key]
             mine, theirs = inputs.get(indicator_id), province_inputs.get(indicator_id)
-            if mine is None or theirs is None:
+            if not isinstance(mine, Counts) or not isinstance(theirs, Counts):
                 continue
             reached = max(mine.numerator, math.ceil(target * mine.denominator))
             extra = reached - mine.numerator
@@ -95,9 +95,13 @@ def _target(key: str, pct: float) -> Fraction:
     return Fraction(repr(float(pct))) / 100
 
 
-def _sum_inputs(all_inputs: Iterable[Mapping[str, Counts]]) -> dict[str, Counts]:
-    total: dict[str, Counts] = {}
+def _sum_inputs(all_inputs: Iterable[Mapping[str, Counts | Rate]]) -> dict[str, Counts | Rate]:
+    """Sum the count inputs; a rate (4.3) cannot be summed and is left out."""
+    total: dict[str, Counts | Rate] = {}
     for inputs in all_inputs:
         for indicator_id, counts in inputs.items():
-            total[indicator_id] = total.get(indicator_id, Counts(0, 0)) + counts
+            if isinstance(counts, Counts):
+                so_far = total.get(indicator_id, Counts(0, 0))
+                assert isinstance(so_far, Counts)
+                total[indicator_id] = so_far + counts
     return total

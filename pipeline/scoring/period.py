@@ -1,17 +1,20 @@
-"""Score a calendar period: hourly rows -> rolled-up counts per unit -> 766 scorecards -> ranks.
+"""Score a calendar period as of a moment: counts -> rolled-up counts per unit -> scorecards -> ranks.
 
-The glue behind ``chiso766 score``, and its JSON records; pure (rows, period bounds and the
-reference come in as values). What the pipeline counts and what it does not are kept apart:
+The glue behind ``chiso766 score``, and its JSON records; pure (rows, period bounds, the moment
+and the reference come in as values). Inputs, all summed up the unit hierarchy (numerators and
+denominators, never rates):
 
-- an indicator the store counts (``indicator_hourly``) but with no rows for a unit and period
-  is 0 of 0, so the 766 empty-denominator rule applies (the portal gives 0 points there);
-- an indicator the pipeline does not count yet (``on_time``, the complaint and satisfaction
-  rates, everything that needs the national procedure database) is ``NotAvailable`` with the
-  reason, never 0; its group then shows ``available_points`` of ``available_max`` only.
+- hourly rows (``hourly_counts``): ``portal_sync``, ``e_result``, ``data_reuse``,
+  ``online_payment``; a counted indicator with no rows for a unit is 0 of 0, so the 766
+  empty-denominator rule applies (the portal gives 0 points there);
+- the dossier state as of the moment (:class:`StateCounts`, ``STATE_KEYS``); without it
+  (a store before schema 4) those indicators are ``NotAvailable``, never 0;
+- the procedure catalogue and unit register (``catalogue.py``), when the reference has them.
 
-Ranks compare ``available_points`` among units of the same level (competition ranking: tied
-units share a rank and the next rank skips, 1, 1, 3). Every unit of the reference is scored,
-so a rank counts units with no dossiers in the period too (they score 0, as on the portal).
+Ranks compare ``available_points`` (the total, once every input is there) among units of the
+same level (competition ranking: tied units share a rank and the next rank skips, 1, 1, 3).
+Every unit of the reference is scored, so a rank counts units with no dossiers in the period
+too (they score what the portal gives them).
 """
 
 from __future__ import annotations
@@ -20,24 +23,42 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from pipeline.rates import INDICATORS, HourlyRow, roll_up, totals
 from pipeline.rates import Counts as RateCounts
+from pipeline.rates import HourlyRow, UnitTotals, roll_up, totals
 from pipeline.reference import Reference
 from pipeline.scoring.at_stake import UnitStake, at_stake
+from pipeline.scoring.catalogue import ACTIVITY_KEYS, CATALOGUE_KEYS, catalogue_counts
 from pipeline.scoring.groups import indicator_by_id
-from pipeline.scoring.pipeline_inputs import NOT_IN_PIPELINE, PIPELINE_TO_766, to_766_inputs
+from pipeline.scoring.pipeline_inputs import (
+    ONLINE_DOSSIERS,
+    ONLINE_RATE_ID,
+    PIPELINE_TO_766,
+    to_766_inputs,
+)
 from pipeline.scoring.rules import Counts
 from pipeline.scoring.score import GroupScore, IndicatorScore, NotAvailable, Scorecard, score_card
+from pipeline.scoring.state_inputs import STATE_KEYS, StateCounts
 
-COUNTED: tuple[str, ...] = tuple(INDICATORS)
-"""Pipeline indicators the store counts now (``pipeline.rates.INDICATORS``)."""
+HOURLY_KEYS: tuple[str, ...] = ("portal_sync", "e_result", "data_reuse", "online_payment")
+"""Pipeline counts read from the hourly counts."""
+TARGETABLE: tuple[str, ...] = (
+    *HOURLY_KEYS,
+    *(key for key in STATE_KEYS if key in PIPELINE_TO_766),
+)
+"""Dossier and complaint counts a unit can lift (``--at-stake`` targets)."""
+COUNTED = HOURLY_KEYS
+"""Pipeline counts present for every unit whatever else the store holds."""
 _TO_PIPELINE = {indicator_id: key for key, indicator_id in PIPELINE_TO_766.items()}
+_TO_PIPELINE[ONLINE_RATE_ID] = ONLINE_DOSSIERS
+_NO_CLOCKS = "needs the dossier clocks of schema 4 (run `chiso766 migrate` and replay)"
+_NO_CATALOGUE = "the reference data has no procedure catalogue columns (published_on, ...)"
+_NO_REGISTER = "the reference data has no e_certified_copy_on column in units.csv"
 
 
 @dataclass(frozen=True)
 class UnitScore:
     """One unit's 766 scorecard for the period; ``counts`` are its rolled-up pipeline counts
-    (pipeline indicator id -> Counts, every counted indicator present, 0/0 when none)."""
+    (pipeline count id -> Counts; every available count present, 0/0 when none)."""
 
     code: str
     level: str
@@ -49,10 +70,10 @@ class UnitScore:
 
 @dataclass(frozen=True)
 class PeriodScores:
-    """Every unit of the reference scored for one period.
+    """Every unit of the reference scored for one period as of one moment.
 
-    ``counted``: the pipeline indicators scored from counts (the rest are not available).
-    ``has_counts``: whether any row fell in the period (False: nothing stored for it).
+    ``counted``: the pipeline counts available (the rest are not available).
+    ``has_counts``: whether any dossier fell in the period (False: nothing stored for it).
     ``unknown_units``: unit codes in the rows that the reference does not know; their counts
     reach no unit, so a caller should say so rather than publish a smaller province."""
 
@@ -60,28 +81,56 @@ class PeriodScores:
     counted: tuple[str, ...]
     has_counts: bool
     unknown_units: tuple[str, ...]
+    as_of_ms: int
 
 
 def score_period(
-    rows: Iterable[HourlyRow], start_ms: int, end_ms: int, reference: Reference
+    rows: Iterable[HourlyRow],
+    start_ms: int,
+    end_ms: int,
+    reference: Reference,
+    *,
+    state: StateCounts | None = None,
+    as_of_ms: int | None = None,
+    catalogue_as_of_ms: int | None = None,
 ) -> PeriodScores:
-    """Score every unit of ``reference`` from the leaf rows with a bucket in [start_ms, end_ms).
-
-    A unit's counts include every unit below it (sums of numerators and denominators, never
-    averages of rates). Rows of indicators outside the 766 mapping are ignored."""
-    leaf = totals(rows, start_ms, end_ms)
-    seen = {indicator for per in leaf.values() for indicator in per}
-    counted = tuple(dict.fromkeys([*COUNTED, *sorted(seen & set(PIPELINE_TO_766))]))
+    """Score every unit of ``reference`` for [start_ms, end_ms) as of ``as_of_ms`` (default the
+    period end). ``rows`` are the leaf hourly rows (buckets outside the period are ignored);
+    ``state`` the as-of counts from the dossier state (``None``: not available).
+    ``catalogue_as_of_ms`` judges the catalogue at another moment (projections use the period
+    end); default ``as_of_ms``. Rows of indicators outside the 766 mapping are ignored."""
+    as_of = end_ms if as_of_ms is None else as_of_ms
+    hourly = totals(rows, start_ms, min(end_ms, _hour_ceiling(as_of)))
+    leaf: UnitTotals = {
+        unit: {k: c for k, c in per.items() if k in HOURLY_KEYS} for unit, per in hourly.items()
+    }
+    counted: list[str] = list(HOURLY_KEYS)
+    if state is not None:
+        counted += [*STATE_KEYS]
+        for unit, per in state.leaf.items():
+            leaf.setdefault(unit, {}).update(per)
     rolled = roll_up(leaf, reference.ancestry)
+    catalogue = catalogue_counts(
+        reference,
+        start_ms,
+        end_ms,
+        as_of if catalogue_as_of_ms is None else catalogue_as_of_ms,
+        state.activity if state is not None else None,
+    )
+    counted += [k for k in (*CATALOGUE_KEYS, *ACTIVITY_KEYS)
+                if k in catalogue.get(reference.root.code, {})]  # fmt: skip
+    reasons = _missing_reasons(reference, state is not None)
     cards: dict[str, tuple[dict[str, Counts], Scorecard]] = {}
-    for unit in reference.units:
-        per = rolled.get(unit.code, {})
+    for member in reference.units:
+        per = rolled.get(member.code, {})
         counts = {
             key: Counts(c.numerator, c.denominator)
             for key in counted
+            if key not in CATALOGUE_KEYS and key not in ACTIVITY_KEYS
             for c in [per.get(key, RateCounts())]
         }
-        cards[unit.code] = (counts, scorecard(counts))
+        counts.update(catalogue.get(member.code, {}))
+        cards[member.code] = (counts, scorecard(counts, reasons))
     units: dict[str, UnitScore] = {}
     for level in reference.levels:
         codes = [u.code for u in reference.units_at(level)]
@@ -91,20 +140,39 @@ def score_period(
             units[code] = UnitScore(
                 code, level, MappingProxyType(counts), card, ranks[code], len(codes)
             )
+    seen = set(hourly) | (set(state.leaf) if state is not None else set())
     return PeriodScores(
         units=MappingProxyType(units),
-        counted=counted,
-        has_counts=bool(leaf),
-        unknown_units=tuple(sorted(set(leaf) - reference.unit_codes)),
+        counted=tuple(counted),
+        has_counts=bool(seen),
+        unknown_units=tuple(sorted(seen - reference.unit_codes)),
+        as_of_ms=as_of,
     )
 
 
-def scorecard(counts: Mapping[str, Counts]) -> Scorecard:
-    """The 766 scorecard from pipeline counts; a pipeline indicator absent from ``counts`` is
-    not available, with the reason that the pipeline does not count it yet."""
-    reasons = dict(NOT_IN_PIPELINE)
+def _hour_ceiling(ts_ms: int) -> int:
+    """Hourly buckets starting before ``ts_ms`` are in: an as-of moment mid-hour keeps its hour."""
+    return -(-ts_ms // 3_600_000) * 3_600_000
+
+
+def _missing_reasons(reference: Reference, has_state: bool) -> dict[str, str]:
+    reasons: dict[str, str] = {}
     for key, indicator_id in PIPELINE_TO_766.items():
-        reasons[indicator_id] = f"the pipeline does not count {key} yet"
+        if (key in STATE_KEYS or key in ACTIVITY_KEYS) and not has_state:
+            reasons[indicator_id] = _NO_CLOCKS
+        elif key == "e_certified_copy_units":
+            reasons[indicator_id] = _NO_REGISTER
+        elif key in CATALOGUE_KEYS:
+            reasons[indicator_id] = _NO_CATALOGUE
+        else:
+            reasons[indicator_id] = f"no {key} counts"
+    reasons[ONLINE_RATE_ID] = _NO_CLOCKS
+    return reasons
+
+
+def scorecard(counts: Mapping[str, Counts], reasons: Mapping[str, str] | None = None) -> Scorecard:
+    """The 766 scorecard from pipeline counts; an input absent from ``counts`` is not
+    available, with the reason from ``reasons`` (766 indicator id -> why)."""
     return score_card(to_766_inputs(counts), missing_reasons=reasons)
 
 
@@ -117,13 +185,16 @@ def competition_ranks(points: Mapping[str, float]) -> dict[str, int]:
     return {key: first_at[value] for key, value in points.items()}
 
 
-def full_points_targets(counted: Sequence[str] = COUNTED) -> dict[str, float]:
-    """Pipeline indicator id -> the rate (percent) that earns the indicator's full 766 points.
+def full_points_targets(counted: Sequence[str] = TARGETABLE) -> dict[str, float]:
+    """Pipeline count id -> the rate (percent) that earns the indicator's full 766 points.
 
-    These are the default targets of ``chiso766 score --at-stake``: 50% online filing (4.3),
-    80% data reuse (3.3), 100% for the proportional ones. They come from the engine's rules."""
+    These are the default targets of ``chiso766 score --at-stake``: 80% data reuse (3.3), 90%
+    satisfied dossiers (5.3), 100% for the proportional ones, for every dossier or complaint
+    count in ``counted``. They come from the engine's rules."""
     out = {}
     for key in counted:
+        if key not in TARGETABLE:
+            continue
         rule = indicator_by_id(PIPELINE_TO_766[key]).rule
         assert rule is not None  # every mapped indicator is scored (tested in scoring)
         out[key] = float(rule.full_at_pct)
@@ -139,8 +210,8 @@ def parse_target(text: str) -> tuple[str, float]:
     key = key.strip()
     if not sep:
         raise ValueError(f"{text!r}: expected INDICATOR=PCT, e.g. online_payment=80")
-    if key not in PIPELINE_TO_766:
-        raise ValueError(f"{key!r}: not an indicator; known: {', '.join(PIPELINE_TO_766)}")
+    if key not in TARGETABLE:
+        raise ValueError(f"{key!r}: not a dossier indicator; known: {', '.join(TARGETABLE)}")
     try:
         pct = float(value)
     except ValueError:
