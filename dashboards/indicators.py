@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from dashboards.model import GREEN, ORANGE, RED, Thresholds
 from pipeline.rates import HEADLINE, INDICATOR_NAMES_EN, INDICATORS
 from pipeline.scoring.groups import Group, indicator_by_id
-from pipeline.scoring.period import full_points_targets
-from pipeline.scoring.pipeline_inputs import PIPELINE_TO_766
+from pipeline.scoring.period import hourly_rate_targets
+from pipeline.scoring.pipeline_inputs import HOURLY_RATE_ITEMS, PIPELINE_TO_766
 from pipeline.scoring.rules import EmptyDenominator, PointRule
 
 NEAR_TARGET = 0.10
@@ -38,11 +38,11 @@ class Indicator:
 
 
 def counted_indicators() -> tuple[Indicator, ...]:
-    """Every indicator the store counts, in the leaders' order."""
-    targets = full_points_targets(tuple(INDICATORS))
+    """Every indicator the store counts by the hour, in the leaders' order."""
+    targets = hourly_rate_targets()
     out = []
     for key, name_vi in INDICATORS.items():
-        item = PIPELINE_TO_766[key]
+        item = HOURLY_RATE_ITEMS[key]
         rule = indicator_by_id(item).rule
         assert rule is not None  # every mapped item is scored (tested in pipeline.scoring)
         out.append(Indicator(key, name_vi, INDICATOR_NAMES_EN[key], targets[key] / 100, item, rule))
@@ -54,8 +54,9 @@ HEADLINE_LIST = tuple(i for i in INDICATOR_LIST if i.id in HEADLINE)
 
 
 def counted_items(group: Group) -> tuple[Indicator, ...]:
-    """The group's 766 items that the pipeline counts (the part of its score SQL can compute)."""
-    by_item = {i.item_766: i for i in INDICATOR_LIST}
+    """The group's 766 items whose input is an hourly count itself (the part of its score that
+    SQL over ``hourly_counts`` computes exactly; as-of items such as 2.1, 3.2 and 4.3 are not)."""
+    by_item = {i.item_766: i for i in INDICATOR_LIST if PIPELINE_TO_766.get(i.id) == i.item_766}
     return tuple(by_item[item.id] for item in group.indicators if item.id in by_item)
 
 

@@ -14,7 +14,13 @@ from datetime import datetime
 
 from pipeline.rates import HEADLINE, INDICATORS, Counts, HourlyRow, roll_up, totals, weakest
 from pipeline.reference import Reference
-from pipeline.scoring.period import PeriodScores, full_points_targets, score_period, stakes
+from pipeline.scoring.period import (
+    PeriodScores,
+    full_points_targets,
+    hourly_rate_targets,
+    score_period,
+    stakes,
+)
 from pipeline.scoring.score import NotAvailable
 from pipeline.windows import DAY_MS, to_local, to_ms
 
@@ -165,6 +171,7 @@ def build_report(
     step = trend_step(start_ms, end_ms)
     own = scores.units[unit_code]
     targets = full_points_targets(scores.counted)
+    rate_targets = hourly_rate_targets()
     below = reference.descendants(unit_code)
     previous_start, _ = previous_bounds(start_ms, end_ms)
     before = roll_up(totals(previous, previous_start, start_ms), reference.ancestry)
@@ -179,7 +186,7 @@ def build_report(
         stored_until_ms=stored_until_ms,
         step=step,
         indicators=indicators,
-        targets_pct={k: targets[k] for k in indicators if k in targets},
+        targets_pct={k: rate_targets[k] for k in indicators if k in rate_targets},
         headline={i: rolled.get(unit_code, {}).get(i, Counts()) for i in indicators},
         previous={i: before.get(unit_code, {}).get(i, Counts()) for i in indicators},
         previous_start_ms=previous_start,

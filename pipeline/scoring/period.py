@@ -30,6 +30,7 @@ from pipeline.scoring.at_stake import UnitStake, at_stake
 from pipeline.scoring.catalogue import ACTIVITY_KEYS, CATALOGUE_KEYS, catalogue_counts
 from pipeline.scoring.groups import indicator_by_id
 from pipeline.scoring.pipeline_inputs import (
+    HOURLY_RATE_ITEMS,
     ONLINE_DOSSIERS,
     ONLINE_RATE_ID,
     PIPELINE_TO_766,
@@ -196,6 +197,17 @@ def full_points_targets(counted: Sequence[str] = TARGETABLE) -> dict[str, float]
         if key not in TARGETABLE:
             continue
         rule = indicator_by_id(PIPELINE_TO_766[key]).rule
+        assert rule is not None  # every mapped indicator is scored (tested in scoring)
+        out[key] = float(rule.full_at_pct)
+    return out
+
+
+def hourly_rate_targets() -> dict[str, float]:
+    """Hourly rate id -> the rate (percent) that earns full points of the 766 item it stands for
+    (``HOURLY_RATE_ITEMS``): the colour thresholds of the dashboards and the report."""
+    out = {}
+    for key, item in HOURLY_RATE_ITEMS.items():
+        rule = indicator_by_id(item).rule
         assert rule is not None  # every mapped indicator is scored (tested in scoring)
         out[key] = float(rule.full_at_pct)
     return out

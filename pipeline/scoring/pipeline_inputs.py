@@ -50,6 +50,19 @@ PIPELINE_TO_766: Mapping[str, str] = MappingProxyType(
     }
 )
 """Pipeline count id -> the 766 indicator it is the input of (``docs/scoring.md``)."""
+HOURLY_RATE_ITEMS: Mapping[str, str] = MappingProxyType(
+    {
+        "online_filing": "4.3",
+        "online_payment": "4.6",
+        "e_result": "3.1",
+        "digitization": "3.2",
+        "data_reuse": "3.3",
+        "portal_sync": "1.4",
+    }
+)
+"""Each hourly rate -> the 766 item it stands for on dashboards and in the report (its target
+colours the rate). Where the item's input is not the hourly count itself (4.3 and 3.2 follow the
+portal's as-of definitions), the rate is shown but not scored from hourly counts."""
 ONLINE_DOSSIERS = "online_dossiers"
 """The counts behind 4.3, weighted by ``portal_sync`` into a rate."""
 ONLINE_RATE_ID = "4.3"
