@@ -31,7 +31,7 @@ from dashboards.render import render_dashboard
 from pipeline.cli.main import cli
 from pipeline.rates import INDICATOR_NAMES_EN, INDICATORS
 from pipeline.reference import load_reference
-from pipeline.scoring.period import full_points_targets
+from pipeline.scoring.period import hourly_rate_targets
 from pipeline.windows import parse_time
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -173,7 +173,7 @@ def test_provisioning_files_point_grafana_at_the_json_and_the_read_only_user() -
 def test_names_and_targets_come_from_the_pipelines_definitions() -> None:
     assert [i.id for i in INDICATOR_LIST] == list(INDICATORS)
     assert set(INDICATOR_NAMES_EN) == set(INDICATORS)
-    targets = full_points_targets()
+    targets = hourly_rate_targets()
     for indicator in INDICATOR_LIST:
         assert indicator.name_vi == INDICATORS[indicator.id]
         assert indicator.target == targets[indicator.id] / 100
