@@ -8,11 +8,12 @@ import faust
 
 from pipeline import broker
 from pipeline.events import AnyEvent
-from pipeline.processing import BatchProcessor
+from pipeline.processing import BatchProcessor, BatchResult
 from pipeline.reference import Reference, load_reference
 from pipeline.settings import Settings
 from pipeline.validation import validate_event
-from sinks import schema
+from sinks import hourly, schema
+from sinks.reference_tables import store_reference
 from sinks.store import Store, open_store
 from sinks.writer import ResultWriter
 from streams.agents import MAX_BATCH
@@ -38,12 +39,19 @@ def assemble(
     counters: WorkerCounters | None = None,
     max_batch: int = MAX_BATCH,
 ) -> Worker:
-    """Create topics, migrate the schema and build the app; nothing runs yet."""
+    """Create topics, migrate the schema, copy the reference data and build the app; nothing
+    runs yet."""
     reference = reference or load_reference(settings)
     broker.ensure_topics(settings)
     store = store or open_store(settings)
     schema.migrate(store, settings.database)
+    store_reference(store, settings.database, reference)
     writer = ResultWriter(store, settings.database)
+    database = settings.database
+
+    def refresh(result: BatchResult) -> None:
+        hourly.refresh_dossiers(store, database, hourly.dossier_ids_of(result.snapshots))
+
     publisher = broker.DeadLetterPublisher(settings)
 
     def check(event: AnyEvent, now_ms: int) -> None:
@@ -55,6 +63,8 @@ def assemble(
         late_horizon_days=settings.late_horizon_days,
     )
     counters = counters or WorkerCounters()
-    pipeline = BatchPipeline(processor, writer.write, publisher.publish, counters)
+    pipeline = BatchPipeline(
+        processor, writer.write, publisher.publish, counters, refresh_aggregates=refresh
+    )
     app = build_worker_app(settings, pipeline, max_batch=max_batch)
     return Worker(settings, app, store, reference, counters, publisher)

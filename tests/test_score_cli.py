@@ -41,7 +41,7 @@ from click.testing import CliRunner, Result
 
 from pipeline.cli.main import cli
 from pipeline.settings import Settings
-from sinks import schema
+from sinks import hourly, schema
 from sinks.store import Store
 
 pytestmark = pytest.mark.integration
@@ -120,6 +120,7 @@ def stored(store: Store, store_settings: Settings) -> Settings:
     table = f"{store_settings.database}.dossier_state"
     store.insert(table, schema.DOSSIER_STATE_COLUMNS, DOSSIERS)
     store.insert(table, schema.DOSSIER_STATE_COLUMNS, DOSSIERS[::-1])
+    hourly.refresh_dossiers(store, store_settings.database, hourly.dossier_ids_of(DOSSIERS))
     return store_settings
 
 
