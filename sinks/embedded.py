@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from pipeline.errors import SinkError
-from sinks.store import Row
+from sinks.store import Row, Store
 
 # chdb keeps one engine per process: share one connection per data directory, serialise calls.
 _connections: dict[Path, Any] = {}
@@ -34,8 +34,8 @@ def _connect(path: Path) -> Any:
             except Exception as exc:  # chdb raises plain RuntimeError for a locked or bad path
                 if _locked_by_another_process(path):
                     raise SinkError(
-                        f"embedded ClickHouse at {path} is in use by another process (a running "
-                        "worker or demo?): read through that process, stop it, or use --store server"
+                        f"embedded ClickHouse at {path} is in use by another process that does "
+                        "not serve reads: stop it, or use --store server"
                     ) from exc
                 raise SinkError(
                     f"embedded ClickHouse at {path}: {str(exc).splitlines()[0]}"
@@ -61,6 +61,19 @@ def _locked_by_another_process(path: Path) -> bool:
     except OSError:
         return False
     return False
+
+
+def open_embedded(path: Path) -> Store:
+    """This process's engine on ``path``, or, when another process holds ``path`` and serves
+    its reads (``sinks/loopback.py``), a read-only store that queries through that process."""
+    path = Path(path).resolve()
+    if path not in _connections and _locked_by_another_process(path):
+        from sinks.loopback import find_reads
+
+        served = find_reads(path)
+        if served is not None:
+            return served
+    return EmbeddedStore(path)
 
 
 class EmbeddedStore:

@@ -13,6 +13,7 @@ from pipeline.reference import Reference, load_reference
 from pipeline.settings import Settings
 from pipeline.validation import validate_event
 from sinks import hourly, schema
+from sinks.loopback import ReadServer, serve_reads
 from sinks.reference_tables import store_reference
 from sinks.store import Store, open_store
 from sinks.writer import ResultWriter
@@ -30,6 +31,8 @@ class Worker:
     reference: Reference
     counters: WorkerCounters
     dead_letters: broker.DeadLetterPublisher
+    reads: ReadServer | None = None
+    """Serves read-only queries of an embedded store to other local processes while running."""
 
 
 def assemble(
@@ -45,6 +48,7 @@ def assemble(
     broker.ensure_topics(settings)
     store = store or open_store(settings)
     schema.migrate(store, settings.database)
+    reads = serve_reads(store, settings.chdb_dir) if store.backend == "embedded" else None
     store_reference(store, settings.database, reference)
     writer = ResultWriter(store, settings.database)
     database = settings.database
@@ -67,4 +71,4 @@ def assemble(
         processor, writer.write, publisher.publish, counters, refresh_aggregates=refresh
     )
     app = build_worker_app(settings, pipeline, max_batch=max_batch)
-    return Worker(settings, app, store, reference, counters, publisher)
+    return Worker(settings, app, store, reference, counters, publisher, reads)
