@@ -47,6 +47,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
+from pipeline.errors import RetryableSinkError
 from sinks.schema import COMPLETED_INDICATORS, COUNTS_SELECT, MERGED_SELECT, RECEIVED_INDICATORS, TZ
 from sinks.store import Store
 
@@ -108,6 +109,25 @@ def refresh_dossiers(
         store.insert(f"{database}.hourly_counts", COUNT_COLUMNS, rows_out)
         written += len(rows_out)
     return written
+
+
+def refresh_with_retries(
+    store: Store,
+    database: str,
+    dossier_ids: Sequence[str],
+    max_attempts: int = 8,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """``refresh_dossiers``, retried with bounded backoff on transient store errors (it is
+    idempotent); the last error propagates, and the caller must then stop consuming."""
+    for attempt in range(1, max_attempts + 1):
+        try:
+            return refresh_dossiers(store, database, dossier_ids)
+        except RetryableSinkError:
+            if attempt == max_attempts:
+                raise
+            sleep(min(5.0, 0.2 * 2 ** (attempt - 1)))
+    return 0
 
 
 def dossier_ids_of(snapshots: Sequence[Sequence[object]]) -> list[str]:

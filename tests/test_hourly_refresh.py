@@ -189,3 +189,9 @@ def test_migration_6_indexes_and_counts_snapshots_stored_before_it(
         assert _table(store, db) == _view(store, db)
     finally:
         schema.drop(store, db)
+
+
+def test_versions_only_go_up_even_when_the_clock_steps_back() -> None:
+    readings = iter([100, 100, 50, 300])
+    clock = hourly.VersionClock(lambda: next(readings))
+    assert [clock.next() for _ in range(4)] == [100, 101, 102, 300]

@@ -22,7 +22,7 @@ from pipeline.generator.stream import generate_batches
 from pipeline.reference import load_reference
 from pipeline.settings import Settings
 from pipeline.validation import problem_of
-from sinks.loopback import READS_FILE, TOKEN_HEADER, find_reads
+from sinks.loopback import READS_FILE, TOKEN_HEADER, find_reads, is_read
 from tests import stream_harness as harness
 from tests.oracle import recompute
 
@@ -78,3 +78,10 @@ def test_rates_in_a_second_process_read_through_the_running_worker(
         harness.stop(worker)
     assert not (settings.chdb_dir / READS_FILE).exists(), "a stopped worker leaves no address"
     assert harness.hourly_from_cli(settings) == expected  # and directly once it let go
+
+
+def test_only_single_read_statements_are_served() -> None:
+    assert is_read("SELECT 1") and is_read("  with x AS (SELECT 1) SELECT * FROM x;")
+    assert is_read("SHOW TABLES FROM db") and is_read("DESCRIBE TABLE db.t")
+    for sql in ("INSERT INTO t VALUES (1)", "DROP TABLE t", "SELECT 1; DROP TABLE t", "", "  "):
+        assert not is_read(sql), sql
