@@ -5,12 +5,14 @@ straight into the store (no Kafka: the same snapshots the worker writes, without
 archive), builds the aggregates with ``sinks.hourly.refresh_all``, then times every panel query
 ``--repeat`` times on each engine, once on ``hourly_counts FINAL`` and once with the same query
 on the merge-at-read view ``indicator_hourly`` (the baseline), and prints the medians.
-With ``--freshness`` it also runs the real worker (Kafka -> worker -> hourly_counts) at a fixed
+Then it runs the real worker (Kafka -> worker -> hourly_counts) at a fixed
 rate and prints p50/p99 of Kafka timestamp -> bucket rewritten in ``hourly_counts``.
 
     .venv/bin/python benchmarks/bench_queries.py                       # both engines, a year
     .venv/bin/python benchmarks/bench_queries.py --days 30 --stores embedded
-    .venv/bin/python benchmarks/bench_queries.py --freshness --stores server
+    .venv/bin/python benchmarks/bench_queries.py --only panels --keep --namespace year \
+        --chdb-path /tmp/year                  # keep the loaded year, then freshness on top of it:
+    .venv/bin/python benchmarks/bench_queries.py --only freshness --namespace year --chdb-path /tmp/year
 
 The panel list (``PANELS``) is plain SQL on the reader contract, ``{db}.hourly_counts FINAL
 WHERE denominator > 0``: replace it with the dashboards' own queries (their macros expanded) and
@@ -27,7 +29,6 @@ import threading
 import time
 import uuid
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -238,13 +239,13 @@ def bench_refresh(store: Store, database: str, dossiers: int, repeat: int) -> tu
 
 
 # --- freshness through the real worker ---------------------------------------------------------
-def bench_freshness(base: Settings, rate: int, seconds: int) -> dict[str, Any]:
-    """p50/p99 seconds from Kafka timestamp to the bucket rewritten, at ``rate`` events/s."""
+def bench_freshness(settings: Settings, rate: int, seconds: int) -> dict[str, Any]:
+    """p50/p99 seconds from Kafka timestamp to the bucket rewritten, at ``rate`` events/s, with
+    the real worker on ``settings`` (a loaded namespace: the refresh works among a year of data)."""
     import bench_stream  # the latency harness beside this file: paced producer, worker in a child
 
     from pipeline import broker
 
-    settings = bench_stream.fresh(base, "fresh", Path(tempfile.mkdtemp(prefix="chiso766-fresh-")))
     messages = bench_stream.paced_lines(settings, rate * seconds)
     broker.ensure_topics(settings)
     results: dict[str, Any] = {}
@@ -274,7 +275,8 @@ def main() -> None:
     parser.add_argument("--namespace", default="", help="load into it, or reuse it if loaded")
     parser.add_argument("--chdb-path", default="", help="embedded store directory (to reuse one)")
     parser.add_argument("--keep", action="store_true", help="keep the loaded databases")
-    parser.add_argument("--freshness", action="store_true", help="also measure freshness via Kafka")
+    parser.add_argument("--only", choices=["panels", "freshness", "both"], default="both",
+                        help="panel queries, freshness through Kafka and the real worker, or both")  # fmt: skip
     parser.add_argument("--rate", type=int, default=2000)
     parser.add_argument("--seconds", type=int, default=30)
     args = parser.parse_args()
@@ -284,13 +286,36 @@ def main() -> None:
     base = Settings.resolve({"chdb_path": chdb_path})
     namespace = args.namespace or f"benchq-{uuid.uuid4().hex[:6]}"
     settings = base.replace(namespace=namespace)
+    if args.only != "freshness":
+        run_panels(settings, backends, args)
+    if args.only != "panels":
+        for backend in backends:
+            target = settings.replace(store=backend)
+            if args.only == "both" and backend == "embedded":
+                # This process holds the loaded chdb directory: the worker gets a fresh one.
+                target = bench_fresh(target)
+            figures = bench_freshness(target, args.rate, args.seconds)
+            print(f"\nfreshness ({backend}, namespace {target.namespace}): p50 {figures['p50_s']:.2f} s, "
+                  f"p99 {figures['p99_s']:.2f} s at {args.rate:,} events/s for {args.seconds} s "
+                  f"(Kafka timestamp -> its buckets rewritten in hourly_counts), "
+                  f"{figures['batches']} batches")  # fmt: skip
+
+
+def bench_fresh(settings: Settings) -> Settings:
+    return settings.replace(
+        namespace=f"benchq-fresh-{uuid.uuid4().hex[:6]}",
+        chdb_path=tempfile.mkdtemp(prefix="chiso766-fresh-"),
+    )
+
+
+def run_panels(settings: Settings, backends: list[str], args: argparse.Namespace) -> None:
     stores = [open_store(settings.replace(store=b)) for b in backends]
     database = settings.database
     loaded = all(
         int(s.query(f"SELECT count() FROM system.databases WHERE name = '{database}'")[0][0])
         for s in stores
     )
-    print(f"namespace {namespace}: {'reusing the loaded data' if loaded else 'loading'}")
+    print(f"namespace {settings.namespace}: {'reusing the loaded data' if loaded else 'loading'}")
     if not loaded:
         for store in stores:
             schema.migrate(store, database)
@@ -298,9 +323,8 @@ def main() -> None:
         events = load_year(
             stores, database, date.fromisoformat(args.start), args.days, args.profile
         )
-        print(
-            f"loaded {events:,} events ({args.profile}, {args.days} days) in {time.monotonic() - started:.0f} s"
-        )
+        print(f"loaded {events:,} events ({args.profile}, {args.days} days) "
+              f"in {time.monotonic() - started:.0f} s")  # fmt: skip
         for backend, store in zip(backends, stores, strict=True):
             started = time.monotonic()
             hourly.refresh_all(store, database)
@@ -314,30 +338,21 @@ def main() -> None:
                 f"(SELECT count() FROM {database}.hourly_counts)"
             )[0]
             print(f"\n{backend} ({store.server_version()}): {int(counts[0]):,} snapshots of "
-                  f"{int(counts[1]):,} dossiers, {int(counts[2]):,} hourly_counts rows; "
-                  f"median of {args.repeat} runs")  # fmt: skip
-            print(
-                f"  {'panel':<56} {'hourly_counts':>13} {'view (base)':>12} {'speed-up':>9} {'rows':>6}"
-            )
+                  f"{int(counts[1]):,} dossiers, {int(counts[2]):,} hourly_counts rows")  # fmt: skip
             refresh_ms, written = bench_refresh(store, database, 600, 3)
-            print(f"  incremental refresh of 600 recent dossiers: {refresh_ms:.0f} ms "
-                  f"({written:,} bucket rows written; refresh_all took the time printed above)")  # fmt: skip
+            print(f"  incremental refresh of the 600 newest dossiers: {refresh_ms:.0f} ms median "
+                  f"({written:,} bucket rows written)")  # fmt: skip
+            print(f"  {'panel (median of ' + str(args.repeat) + ' runs)':<56} "
+                  f"{'hourly_counts':>13} {'view (base)':>12} {'speed-up':>9} {'rows':>6}")  # fmt: skip
             for title, new_ms, old_ms, rows in bench_panels(store, database, args.repeat):
-                print(
-                    f"  {title:<56} {new_ms:>10.1f} ms {old_ms:>9.1f} ms {old_ms / new_ms:>8.1f}x {rows:>6}"
-                )
+                print(f"  {title:<56} {new_ms:>10.1f} ms {old_ms:>9.1f} ms "
+                      f"{old_ms / new_ms:>8.1f}x {rows:>6}")  # fmt: skip
     finally:
         if not args.keep:
             for store in stores:
                 schema.drop(store, database)
         for store in stores:
             store.close()
-    if args.freshness:
-        for backend in backends:
-            figures = bench_freshness(base.replace(store=backend), args.rate, args.seconds)
-            print(f"\nfreshness ({backend}): p50 {figures['p50_s']:.2f} s, p99 {figures['p99_s']:.2f} s "
-                  f"at {args.rate:,} events/s for {args.seconds} s (Kafka timestamp -> bucket "
-                  f"rewritten in hourly_counts), {figures['batches']} batches")  # fmt: skip
 
 
 if __name__ == "__main__":
