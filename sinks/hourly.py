@@ -176,7 +176,7 @@ def _recount(
     keys = ", ".join(f"({_quote(u)}, {s}, {_quote(a)})" for u, s, a in buckets)
     candidates = (
         f"SELECT dossier_id FROM {database}.dossier_buckets "
-        f"WHERE (unit_code, toUInt32(bucket_start), anchor) IN ({keys})"
+        f"WHERE (unit_code, bucket_start, anchor) IN ({keys})"  # plain key columns: index used
     )
     merged = (
         "(" + MERGED_SELECT.format(db=database, where=f"WHERE dossier_id IN ({candidates})") + ")"
