@@ -105,26 +105,25 @@ RECEIVED_INDICATORS = (
 COMPLETED_INDICATORS = ("e_result",)
 """Indicators bucketed by the hour of the dossier's first completion."""
 
-COUNTS_SELECT = """SELECT unit_code, indicator, bucket_start, sum(num) AS numerator, sum(den) AS denominator
-FROM (
-    SELECT
-        unit AS unit_code,
-        toStartOfHour(toDateTime(intDiv(received_at_ms, 1000), '{tz}')) AS bucket_start,
-        indicator, num, den
-    FROM {merged}
-    ARRAY JOIN
-        ['online_filing', 'online_payment', 'digitization', 'data_reuse', 'portal_sync'] AS indicator,
-        [toUInt64(received_channel = 'online'), toUInt64(fee > 0 AND any_paid_online = 1),
-         toUInt64(any_digitized), toUInt64(any_reused), toUInt64(any_synced)] AS num,
-        [toUInt64(1), toUInt64(fee > 0), toUInt64(1), toUInt64(1), toUInt64(1)] AS den
-    UNION ALL
-    SELECT
-        unit AS unit_code,
-        toStartOfHour(toDateTime(intDiv(completed_at_ms, 1000), '{tz}')) AS bucket_start,
-        'e_result' AS indicator, toUInt64(any_e_result) AS num, toUInt64(1) AS den
-    FROM {merged}
-    WHERE first_completed_key != '' AND completed_outcome != 'withdrawn' AND is_document = 1
-)
+COUNTS_SELECT = """SELECT
+    unit AS unit_code,
+    indicator,
+    toStartOfHour(toDateTime(intDiv(anchor_ms, 1000), '{tz}')) AS bucket_start,
+    sum(num) AS numerator,
+    sum(den) AS denominator
+FROM {merged}
+ARRAY JOIN
+    ['online_filing', 'online_payment', 'digitization', 'data_reuse', 'portal_sync', 'e_result']
+        AS indicator,
+    [received_at_ms, received_at_ms, received_at_ms, received_at_ms, received_at_ms,
+     completed_at_ms] AS anchor_ms,
+    [toUInt64(received_channel = 'online'), toUInt64(fee > 0 AND any_paid_online = 1),
+     toUInt64(any_digitized), toUInt64(any_reused), toUInt64(any_synced),
+     toUInt64(any_e_result = 1 AND first_completed_key != '' AND completed_outcome != 'withdrawn'
+              AND is_document = 1)] AS num,
+    [toUInt64(1), toUInt64(fee > 0), toUInt64(1), toUInt64(1), toUInt64(1),
+     toUInt64(first_completed_key != '' AND completed_outcome != 'withdrawn'
+              AND is_document = 1)] AS den
 GROUP BY unit_code, indicator, bucket_start
 HAVING denominator > 0"""
 
