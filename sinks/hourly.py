@@ -6,8 +6,8 @@ indicator, hour) bucket, the row with the highest ``version`` winning. Two ways 
 ``refresh_dossiers`` (the worker, after each stored batch) recomputes only the buckets that the
 batch's dossiers may have changed:
 
-1. Read every snapshot of those dossiers from ``dossier_state`` (a primary-key lookup) and
-   merge them: this gives each dossier's current bucket and every bucket it was ever counted in
+1. Copy the batch's snapshots into ``snapshots_by_dossier`` (``dossier_state`` again, in small
+   granules by dossier id), read every snapshot of those dossiers from it and merge them: this gives each dossier's current bucket and every bucket it was ever counted in
    (the units and hours of all its receptions, the hours of all its completions). A dossier can
    leave a bucket (an earlier reception moves it to another hour or unit); the bucket it left
    is among those, so it is recomputed and may get a zero row. A snapshot that came without a
@@ -21,7 +21,7 @@ batch's dossiers may have changed:
    that end up empty are written as zero rows.
 
 The work is proportional to the batch's dossiers and their buckets' neighbours, never to the
-history: every read is a primary-key range of ``dossier_state`` or ``dossier_buckets``.
+history: every read is a primary-key range of ``snapshots_by_dossier`` or ``dossier_buckets``.
 
 Why the newest version is always right, with several workers and in any order: the version is
 the wall clock in epoch nanoseconds (strictly increasing within a process), taken *after* the
@@ -48,8 +48,15 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
 from pipeline.errors import RetryableSinkError
-from sinks.schema import COMPLETED_INDICATORS, COUNTS_SELECT, MERGED_SELECT, RECEIVED_INDICATORS, TZ
-from sinks.store import Store
+from sinks.schema import (
+    COMPLETED_INDICATORS,
+    COUNTS_SELECT,
+    DOSSIER_STATE_COLUMNS,
+    MERGED_SELECT,
+    RECEIVED_INDICATORS,
+    TZ,
+)
+from sinks.store import Row, Store
 
 RECEIVED = "received"
 COMPLETED = "completed"
@@ -85,16 +92,18 @@ VERSIONS = VersionClock()
 
 
 def refresh_dossiers(
-    store: Store, database: str, dossier_ids: Iterable[str], versions: VersionClock = VERSIONS
+    store: Store, database: str, snapshots: Sequence[Row], versions: VersionClock = VERSIONS
 ) -> int:
-    """Rewrite every bucket that the given dossiers' stored snapshots may have changed.
+    """Rewrite every bucket that a stored batch's snapshots (``dossier_state`` rows) may have
+    changed.
 
     Call it after the snapshots are stored. Returns how many (unit, indicator, hour) rows were
     written. Raises what the store raises; calling it again is always safe.
     """
-    ids = sorted(set(dossier_ids))
+    ids = sorted({str(row[0]) for row in snapshots})
     if not ids:
         return 0
+    store.insert(f"{database}.snapshots_by_dossier", DOSSIER_STATE_COLUMNS, snapshots)
     index_rows: list[tuple[str, int, str, str]] = []
     buckets: set[Bucket] = set()
     for chunk in _chunks(ids, IDS_PER_QUERY):
@@ -114,7 +123,7 @@ def refresh_dossiers(
 def refresh_with_retries(
     store: Store,
     database: str,
-    dossier_ids: Sequence[str],
+    snapshots: Sequence[Row],
     max_attempts: int = 8,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
@@ -122,17 +131,12 @@ def refresh_with_retries(
     idempotent); the last error propagates, and the caller must then stop consuming."""
     for attempt in range(1, max_attempts + 1):
         try:
-            return refresh_dossiers(store, database, dossier_ids)
+            return refresh_dossiers(store, database, snapshots)
         except RetryableSinkError:
             if attempt == max_attempts:
                 raise
             sleep(min(5.0, 0.2 * 2 ** (attempt - 1)))
     return 0
-
-
-def dossier_ids_of(snapshots: Sequence[Sequence[object]]) -> list[str]:
-    """The dossier ids of ``dossier_state`` rows (``DOSSIER_STATE_COLUMNS`` order)."""
-    return [str(row[0]) for row in snapshots]
 
 
 def _hour_of(ms_column: str) -> str:
@@ -152,7 +156,7 @@ def _positions(
                    groupUniqArrayIf(unit_code, received_key != '') AS units,
                    groupUniqArrayIf({_hour_of("received_ms")}, received_key != ''),
                    groupUniqArrayIf({_hour_of("completed_ms")}, completed_key != '')
-            FROM {database}.dossier_state
+            FROM {database}.snapshots_by_dossier
             WHERE dossier_id IN ({_quoted_list(ids)})
             GROUP BY dossier_id
             HAVING length(units) > 0"""
@@ -174,12 +178,20 @@ def _recount(
 ) -> list[tuple[str, str, int, int, int, int]]:
     """Absolute totals of the buckets (zero rows included), stamped with ``version``."""
     keys = ", ".join(f"({_quote(u)}, {s}, {_quote(a)})" for u, s, a in buckets)
+    units = _quoted_list(sorted({u for u, _, _ in buckets}))
+    hours = ", ".join(str(s) for s in sorted({s for _, s, _ in buckets}))
+    # The single-column conditions let ClickHouse 18.16 prune partitions and granules too.
     candidates = (
         f"SELECT dossier_id FROM {database}.dossier_buckets "
-        f"WHERE (unit_code, bucket_start, anchor) IN ({keys})"  # plain key columns: index used
+        f"WHERE unit_code IN ({units}) AND bucket_start IN ({hours}) "
+        f"AND (unit_code, bucket_start, anchor) IN ({keys})"
     )
     merged = (
-        "(" + MERGED_SELECT.format(db=database, where=f"WHERE dossier_id IN ({candidates})") + ")"
+        "("
+        + MERGED_SELECT.format(
+            source=f"{database}.snapshots_by_dossier", where=f"WHERE dossier_id IN ({candidates})"
+        )
+        + ")"
     )
     counts = COUNTS_SELECT.format(merged=merged, tz=TZ)
     rows = store.query(
@@ -204,6 +216,9 @@ def refresh_all(store: Store, database: str) -> None:
 
     For data stored without the worker's incremental refresh (bulk loads, benchmarks).
     """
+    store.execute(
+        f"INSERT INTO {database}.snapshots_by_dossier SELECT * FROM {database}.dossier_state"
+    )
     for anchor, hour, where in (
         (RECEIVED, "received_at_ms", ""),
         (COMPLETED, "completed_at_ms", "WHERE first_completed_key != ''"),

@@ -71,8 +71,9 @@ DEAD_LETTER_COLUMNS = ("source", "kind", "reason", "raw", "recorded_ms")
 
 # The merge of snapshots into dossier state and the counting of indicators, written once: the
 # views of migration 1 use them over everything, the incremental refresh (``sinks/hourly.py``)
-# over a few dossiers. ``{where}`` filters ``dossier_state`` rows; ``{merged}`` is a relation with
-# the columns of MERGED_SELECT; ``{db}`` is the database, ``{tz}`` the time zone.
+# over a few dossiers. ``{source}`` is a table of snapshots (``dossier_state`` or its copy
+# ``snapshots_by_dossier``) and ``{where}`` filters it; ``{merged}`` is a relation with the
+# columns of MERGED_SELECT; ``{tz}`` is the time zone.
 MERGED_SELECT = """SELECT
     dossier_id,
     minIf(received_key, received_key != '') AS first_received_key,
@@ -90,7 +91,7 @@ MERGED_SELECT = """SELECT
     max(reused) AS any_reused,
     max(synced) AS any_synced,
     max(e_result) AS any_e_result
-FROM {db}.dossier_state {where}
+FROM {source} {where}
 GROUP BY dossier_id
 HAVING first_received_key != ''"""
 
@@ -173,7 +174,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             ) ENGINE = ReplacingMergeTree()
             ORDER BY source""",
             "CREATE VIEW IF NOT EXISTS {db}.dossier_merged AS "
-            + MERGED_SELECT.format(db="{db}", where=""),
+            + MERGED_SELECT.format(source="{db}.dossier_state", where=""),
             "CREATE VIEW IF NOT EXISTS {db}.indicator_hourly AS "
             + COUNTS_SELECT.format(merged="{db}.dossier_merged", tz="{tz}"),
         ],
@@ -234,6 +235,15 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             PARTITION BY toYYYYMM(bucket_start)
             ORDER BY (unit_code, bucket_start, anchor, dossier_id)
             SETTINGS index_granularity = 1024""",
+            # The snapshots again, in small granules by dossier id: the refresh looks up a few
+            # hundred dossiers per batch, and in ``dossier_state`` (8192-row granules) the
+            # newest dossiers of every unit would touch most of the table.
+            """CREATE TABLE IF NOT EXISTS {db}.snapshots_by_dossier AS {db}.dossier_state
+            ENGINE = ReplacingMergeTree()
+            ORDER BY (dossier_id, received_key, completed_key,
+                      paid_online, digitized, reused, synced, e_result)
+            SETTINGS index_granularity = 256""",
+            """INSERT INTO {db}.snapshots_by_dossier SELECT * FROM {db}.dossier_state""",
             # Stores that already hold snapshots: index them and bring hourly_counts up to date,
             # with a version newer than any earlier full refresh (versions are epoch ns).
             """INSERT INTO {db}.dossier_buckets (unit_code, bucket_start, anchor, dossier_id)

@@ -54,7 +54,7 @@ def assemble(
     database = settings.database
 
     def refresh(result: BatchResult) -> None:
-        hourly.refresh_with_retries(store, database, hourly.dossier_ids_of(result.snapshots))
+        hourly.refresh_with_retries(store, database, result.snapshots)
 
     publisher = broker.DeadLetterPublisher(settings)
 

@@ -103,7 +103,7 @@ def _worker_round(store: Store, db: str, processor: BatchProcessor, lines: list[
         ]
         result = processor.process(batch, NOW_MS)
         writer.write(result, NOW_MS)
-        hourly.refresh_dossiers(store, db, hourly.dossier_ids_of(result.snapshots))
+        hourly.refresh_dossiers(store, db, result.snapshots)
         first += size
 
 
@@ -185,7 +185,7 @@ def test_migration_6_indexes_and_counts_snapshots_stored_before_it(
             [Incoming(line(received("m-r-1", MOVED, "2024-06-09T07:00:00+07:00")), "t")], NOW_MS
         )
         ResultWriter(store, db).write(late, NOW_MS)
-        hourly.refresh_dossiers(store, db, hourly.dossier_ids_of(late.snapshots))
+        hourly.refresh_dossiers(store, db, late.snapshots)
         assert _table(store, db) == _view(store, db)
     finally:
         schema.drop(store, db)

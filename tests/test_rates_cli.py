@@ -50,7 +50,7 @@ def loaded(store: Store, store_settings: Settings) -> Settings:
     ]
     store.insert(f"{store_settings.database}.dossier_state", schema.DOSSIER_STATE_COLUMNS, rows)
     # What the worker does after storing a batch: recompute the buckets these dossiers touch.
-    hourly.refresh_dossiers(store, store_settings.database, hourly.dossier_ids_of(rows))
+    hourly.refresh_dossiers(store, store_settings.database, rows)
     return store_settings
 
 

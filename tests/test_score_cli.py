@@ -120,7 +120,7 @@ def stored(store: Store, store_settings: Settings) -> Settings:
     table = f"{store_settings.database}.dossier_state"
     store.insert(table, schema.DOSSIER_STATE_COLUMNS, DOSSIERS)
     store.insert(table, schema.DOSSIER_STATE_COLUMNS, DOSSIERS[::-1])
-    hourly.refresh_dossiers(store, store_settings.database, hourly.dossier_ids_of(DOSSIERS))
+    hourly.refresh_dossiers(store, store_settings.database, DOSSIERS + DOSSIERS[::-1])
     return store_settings
 
 
