@@ -180,10 +180,11 @@ def _recount(
     keys = ", ".join(f"({_quote(u)}, {s}, {_quote(a)})" for u, s, a in buckets)
     units = _quoted_list(sorted({u for u, _, _ in buckets}))
     hours = ", ".join(str(s) for s in sorted({s for _, s, _ in buckets}))
-    # The single-column conditions let ClickHouse 18.16 prune partitions and granules too.
+    # ``bucket_start IN`` on the first key column is what lets every engine (18.16 too) read
+    # only the granules of those hours; the tuple then picks the exact buckets.
     candidates = (
         f"SELECT dossier_id FROM {database}.dossier_buckets "
-        f"WHERE unit_code IN ({units}) AND bucket_start IN ({hours}) "
+        f"WHERE bucket_start IN ({hours}) AND unit_code IN ({units}) "
         f"AND (unit_code, bucket_start, anchor) IN ({keys})"
     )
     merged = (

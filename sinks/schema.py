@@ -233,7 +233,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 dossier_id String
             ) ENGINE = ReplacingMergeTree()
             PARTITION BY toYYYYMM(bucket_start)
-            ORDER BY (unit_code, bucket_start, anchor, dossier_id)
+            ORDER BY (bucket_start, unit_code, anchor, dossier_id)
             SETTINGS index_granularity = 1024""",
             # The snapshots again, in small granules by dossier id: the refresh looks up a few
             # hundred dossiers per batch, and in ``dossier_state`` (8192-row granules) the
