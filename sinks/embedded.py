@@ -14,7 +14,7 @@ import orjson
 
 from pipeline.directories import ensure_directory
 from pipeline.errors import RejectedRowsError, SinkError
-from sinks.store import DATA_ERROR_CODES, Row
+from sinks.store import DATA_ERROR_CODES, Row, Store
 
 # chdb keeps one engine per process: share one connection per data directory, serialise calls.
 _connections: dict[Path, Any] = {}
@@ -69,6 +69,19 @@ def _locked_by_another_process(path: Path) -> bool:
     except OSError:
         return False
     return False
+
+
+def open_embedded(path: Path) -> Store:
+    """This process's engine on ``path``, or, when another process holds ``path`` and serves
+    its reads (``sinks/loopback.py``), a read-only store that queries through that process."""
+    path = Path(path).resolve()
+    if path not in _connections and _locked_by_another_process(path):
+        from sinks.loopback import find_reads
+
+        served = find_reads(path)
+        if served is not None:
+            return served
+    return EmbeddedStore(path)
 
 
 class EmbeddedStore:

@@ -1,4 +1,8 @@
-"""Read results back: hourly counts per leaf unit, stream time, dead-letter counts."""
+"""Read results back: hourly counts per leaf unit, stream time, dead-letter counts.
+
+Hourly numbers come from ``hourly_counts`` (latest version of each bucket, kept by the worker;
+see ``sinks/hourly.py``), so a read costs what its time range costs.
+"""
 
 from __future__ import annotations
 
@@ -24,9 +28,10 @@ def hourly_rows(store: Store, database: str, start_ms: int, end_ms: int) -> list
     rows = store.query(
         f"""SELECT unit_code, indicator, toUInt64(toUInt32(bucket_start)) * 1000 AS bucket_ms,
                    numerator, denominator
-            FROM {database}.indicator_hourly
+            FROM {database}.hourly_counts FINAL
             WHERE bucket_start >= toDateTime({start_ms // 1000})
               AND bucket_start < toDateTime({end_ms // 1000})
+              AND denominator > 0
             ORDER BY unit_code, indicator, bucket_ms"""
     )
     return [(str(u), str(i), int(b), int(n), int(d)) for u, i, b, n, d in rows]
@@ -37,9 +42,10 @@ def summed_rows(store: Store, database: str, start_ms: int, end_ms: int) -> list
     indicator, stamped with ``start_ms``. Use it for windows and periods (a year is ~10^6 hours)."""
     rows = store.query(
         f"""SELECT unit_code, indicator, sum(numerator), sum(denominator)
-            FROM {database}.indicator_hourly
+            FROM {database}.hourly_counts FINAL
             WHERE bucket_start >= toDateTime({start_ms // 1000})
               AND bucket_start < toDateTime({end_ms // 1000})
+              AND denominator > 0
             GROUP BY unit_code, indicator
             ORDER BY unit_code, indicator"""
     )

@@ -9,9 +9,11 @@ How the numbers are kept (docs/architecture.md, "Why the numbers are exact"): a 
 ``dossier_merged`` computes with max/min/argMin. Stale, duplicated or re-sent snapshots, and
 snapshots written for the same dossier by different workers or partitions, therefore never
 change the result. ``indicator_hourly`` counts numerators and denominators per unit, indicator
-and hour from the merged state. ``dossier_timeline`` (migration 4) merges the same snapshots
-with the dossier's clocks (due time, supplement requests, ratings, complaints), which readers
-judge as of a moment (``sinks/asof.py``).
+and hour from the merged state; it regroups all of ``dossier_state`` at every read, so readers
+use ``hourly_counts`` instead, which the worker keeps equal to it (``sinks/hourly.py``).
+``dossier_timeline`` (migration 4) merges the same snapshots with the dossier's clocks (due
+time, supplement requests, ratings, complaints), which readers judge as of a moment
+(``sinks/asof.py``).
 """
 
 from __future__ import annotations
@@ -230,6 +232,66 @@ _NEW_STATE_COLUMNS = (
     ("e_result_ms", "UInt64"),
 )
 
+# The merge of snapshots into dossier state and the counting of indicators, written once: the
+# views of migration 1 use them over everything, the incremental refresh (``sinks/hourly.py``)
+# over a few dossiers. ``{source}`` is a table of snapshots (``dossier_state`` or its copy
+# ``snapshots_by_dossier``) and ``{where}`` filters it; ``{merged}`` is a relation with the
+# columns of MERGED_SELECT; ``{tz}`` is the time zone.
+MERGED_SELECT = """SELECT
+    dossier_id,
+    minIf(received_key, received_key != '') AS first_received_key,
+    argMinIf(unit_code, received_key, received_key != '') AS unit,
+    argMinIf(procedure_code, received_key, received_key != '') AS procedure,
+    argMinIf(received_ms, received_key, received_key != '') AS received_at_ms,
+    argMinIf(channel, received_key, received_key != '') AS received_channel,
+    argMinIf(fee_amount, received_key, received_key != '') AS fee,
+    argMinIf(result_is_document, received_key, received_key != '') AS is_document,
+    minIf(completed_key, completed_key != '') AS first_completed_key,
+    argMinIf(completed_ms, completed_key, completed_key != '') AS completed_at_ms,
+    argMinIf(outcome, completed_key, completed_key != '') AS completed_outcome,
+    max(paid_online) AS any_paid_online,
+    max(digitized) AS any_digitized,
+    max(reused) AS any_reused,
+    max(synced) AS any_synced,
+    max(e_result) AS any_e_result
+FROM {source} {where}
+GROUP BY dossier_id
+HAVING first_received_key != ''"""
+
+RECEIVED_INDICATORS = (
+    "online_filing",
+    "online_payment",
+    "digitization",
+    "data_reuse",
+    "portal_sync",
+)
+"""Indicators bucketed by the hour of the dossier's first reception (in COUNTS_SELECT's order)."""
+COMPLETED_INDICATORS = ("e_result",)
+"""Indicators bucketed by the hour of the dossier's first completion."""
+
+COUNTS_SELECT = """SELECT
+    unit AS unit_code,
+    indicator,
+    toStartOfHour(toDateTime(intDiv(anchor_ms, 1000), '{tz}')) AS bucket_start,
+    sum(num) AS numerator,
+    sum(den) AS denominator
+FROM {merged}
+ARRAY JOIN
+    ['online_filing', 'online_payment', 'digitization', 'data_reuse', 'portal_sync', 'e_result']
+        AS indicator,
+    [received_at_ms, received_at_ms, received_at_ms, received_at_ms, received_at_ms,
+     completed_at_ms] AS anchor_ms,
+    [toUInt64(received_channel = 'online'), toUInt64(fee > 0 AND any_paid_online = 1),
+     toUInt64(any_digitized), toUInt64(any_reused), toUInt64(any_synced),
+     toUInt64(any_e_result = 1 AND first_completed_key != '' AND completed_outcome != 'withdrawn'
+              AND is_document = 1)] AS num,
+    [toUInt64(1), toUInt64(fee > 0), toUInt64(1), toUInt64(1), toUInt64(1),
+     toUInt64(first_completed_key != '' AND completed_outcome != 'withdrawn'
+              AND is_document = 1)] AS den
+GROUP BY unit_code, indicator, bucket_start
+HAVING denominator > 0"""
+
+
 # Each step is (version, description, statements). Statements use {db} for the namespace's database;
 # a statement naming a function of PROCEDURES runs that function (store, database) instead, and
 # an Unless statement is skipped when its check finds the change already made.
@@ -276,50 +338,10 @@ MIGRATIONS: list[tuple[int, str, list[str | Unless]]] = [
                 recorded_ms UInt64
             ) ENGINE = ReplacingMergeTree()
             ORDER BY source""",
-            """CREATE VIEW IF NOT EXISTS {db}.dossier_merged AS
-            SELECT
-                dossier_id,
-                minIf(received_key, received_key != '') AS first_received_key,
-                argMinIf(unit_code, received_key, received_key != '') AS unit,
-                argMinIf(procedure_code, received_key, received_key != '') AS procedure,
-                argMinIf(received_ms, received_key, received_key != '') AS received_at_ms,
-                argMinIf(channel, received_key, received_key != '') AS received_channel,
-                argMinIf(fee_amount, received_key, received_key != '') AS fee,
-                argMinIf(result_is_document, received_key, received_key != '') AS is_document,
-                minIf(completed_key, completed_key != '') AS first_completed_key,
-                argMinIf(completed_ms, completed_key, completed_key != '') AS completed_at_ms,
-                argMinIf(outcome, completed_key, completed_key != '') AS completed_outcome,
-                max(paid_online) AS any_paid_online,
-                max(digitized) AS any_digitized,
-                max(reused) AS any_reused,
-                max(synced) AS any_synced,
-                max(e_result) AS any_e_result
-            FROM {db}.dossier_state
-            GROUP BY dossier_id
-            HAVING first_received_key != ''""",
-            """CREATE VIEW IF NOT EXISTS {db}.indicator_hourly AS
-            SELECT unit_code, indicator, bucket_start, sum(num) AS numerator, sum(den) AS denominator
-            FROM (
-                SELECT
-                    unit AS unit_code,
-                    toStartOfHour(toDateTime(intDiv(received_at_ms, 1000), '{tz}')) AS bucket_start,
-                    indicator, num, den
-                FROM {db}.dossier_merged
-                ARRAY JOIN
-                    ['online_filing', 'online_payment', 'digitization', 'data_reuse', 'portal_sync'] AS indicator,
-                    [toUInt64(received_channel = 'online'), toUInt64(fee > 0 AND any_paid_online = 1),
-                     toUInt64(any_digitized), toUInt64(any_reused), toUInt64(any_synced)] AS num,
-                    [toUInt64(1), toUInt64(fee > 0), toUInt64(1), toUInt64(1), toUInt64(1)] AS den
-                UNION ALL
-                SELECT
-                    unit AS unit_code,
-                    toStartOfHour(toDateTime(intDiv(completed_at_ms, 1000), '{tz}')) AS bucket_start,
-                    'e_result' AS indicator, toUInt64(any_e_result) AS num, toUInt64(1) AS den
-                FROM {db}.dossier_merged
-                WHERE first_completed_key != '' AND completed_outcome != 'withdrawn' AND is_document = 1
-            )
-            GROUP BY unit_code, indicator, bucket_start
-            HAVING denominator > 0""",
+            "CREATE VIEW IF NOT EXISTS {db}.dossier_merged AS "
+            + MERGED_SELECT.format(source="{db}.dossier_state", where=""),
+            "CREATE VIEW IF NOT EXISTS {db}.indicator_hourly AS "
+            + COUNTS_SELECT.format(merged="{db}.dossier_merged", tz="{tz}"),
         ],
     ),
     (
@@ -441,6 +463,49 @@ MIGRATIONS: list[tuple[int, str, list[str | Unless]]] = [
                 version UInt64
             ) ENGINE = ReplacingMergeTree(version)
             ORDER BY evaluator""",
+        ],
+    ),
+    (
+        6,
+        "index of dossiers by unit and hour, for the incremental refresh of hourly_counts",
+        [
+            # Which dossiers were ever counted in a (unit, hour) bucket, by anchor ('received' for
+            # the reception-anchored indicators, 'completed' for e_result). Rows are only added:
+            # a dossier that moved to another bucket keeps a stale row here, which the refresh
+            # ignores after merging the dossier. See sinks/hourly.py.
+            """CREATE TABLE IF NOT EXISTS {db}.dossier_buckets (
+                unit_code String,
+                bucket_start DateTime('{tz}'),
+                anchor String,
+                dossier_id String
+            ) ENGINE = ReplacingMergeTree()
+            PARTITION BY toYYYYMM(bucket_start)
+            ORDER BY (bucket_start, unit_code, anchor, dossier_id)
+            SETTINGS index_granularity = 1024""",
+            # The snapshots again, in small granules by dossier id: the refresh looks up a few
+            # hundred dossiers per batch, and in ``dossier_state`` (8192-row granules) the
+            # newest dossiers of every unit would touch most of the table.
+            """CREATE TABLE IF NOT EXISTS {db}.snapshots_by_dossier AS {db}.dossier_state
+            ENGINE = ReplacingMergeTree()
+            ORDER BY (dossier_id, received_key, completed_key,
+                      paid_online, digitized, reused, synced, e_result)
+            SETTINGS index_granularity = 256""",
+            """INSERT INTO {db}.snapshots_by_dossier SELECT * FROM {db}.dossier_state""",
+            # Stores that already hold snapshots: index them and bring hourly_counts up to date,
+            # with a version newer than any earlier full refresh (versions are epoch ns).
+            """INSERT INTO {db}.dossier_buckets (unit_code, bucket_start, anchor, dossier_id)
+            SELECT unit, toStartOfHour(toDateTime(intDiv(received_at_ms, 1000), '{tz}')),
+                   'received', dossier_id
+            FROM {db}.dossier_merged""",
+            """INSERT INTO {db}.dossier_buckets (unit_code, bucket_start, anchor, dossier_id)
+            SELECT unit, toStartOfHour(toDateTime(intDiv(completed_at_ms, 1000), '{tz}')),
+                   'completed', dossier_id
+            FROM {db}.dossier_merged WHERE first_completed_key != ''""",
+            """INSERT INTO {db}.hourly_counts
+                (unit_code, indicator, bucket_start, numerator, denominator, version)
+            SELECT unit_code, indicator, bucket_start, numerator, denominator,
+                   toUInt64(now()) * 1000000000
+            FROM {db}.indicator_hourly""",
         ],
     ),
     (

@@ -37,7 +37,11 @@ class Store(Protocol):
 
 
 def open_store(settings: Settings) -> Store:
-    """The backend named by ``settings.store``: ``embedded`` (chdb) or ``server``."""
+    """The backend named by ``settings.store``: ``embedded`` (chdb) or ``server``.
+
+    When another process (a running worker or demo) holds the embedded directory, the store
+    returned reads through that process (``sinks/loopback.py``) and refuses writes.
+    """
     if settings.store == "server":
         from sinks.server import ServerStore
 
@@ -47,6 +51,6 @@ def open_store(settings: Settings) -> Store:
             user=settings.clickhouse_user,
             password=settings.clickhouse_password,
         )
-    from sinks.embedded import EmbeddedStore
+    from sinks.embedded import open_embedded
 
-    return EmbeddedStore(settings.chdb_dir)
+    return open_embedded(settings.chdb_dir)

@@ -9,10 +9,12 @@ import faust
 from pipeline import broker
 from pipeline.directories import ensure_directory
 from pipeline.errors import RetryableSinkError, SinkError
-from pipeline.processing import processor_for
+from pipeline.processing import BatchResult, processor_for
 from pipeline.reference import Reference, load_reference
 from pipeline.settings import Settings
-from sinks import schema
+from sinks import hourly, schema
+from sinks.loopback import ReadServer, serve_reads
+from sinks.reference_tables import store_reference
 from sinks.store import Store, open_store
 from sinks.writer import ResultWriter
 from streams.broker_watch import add_broker_watch
@@ -30,6 +32,8 @@ class Worker:
     reference: Reference
     counters: WorkerCounters
     dead_letters: broker.DeadLetterPublisher
+    reads: ReadServer | None = None
+    """Serves read-only queries of an embedded store to other local processes while running."""
 
 
 def assemble(
@@ -39,23 +43,37 @@ def assemble(
     counters: WorkerCounters | None = None,
     group: str | None = None,
 ) -> Worker:
-    """Create topics, migrate the schema and build the app; nothing runs yet."""
+    """Create topics, migrate the schema, copy the reference data and build the app; nothing
+    runs yet."""
     reference = reference or load_reference(settings)
     ensure_directory(settings.state_path / "faust", "--state-dir")
     broker.ensure_topics(settings)
     store = store or open_store(settings)
     # Outages are waited out here, for as long as they last, one log line per state change; so
-    # the writer itself does not retry (and does not log every attempt).
+    # the writer and the refresh themselves do not retry (and do not log every attempt).
     waiter = StoreWaiter(store_name(settings))
     waiter.call(ensure_schema, store, settings.database)
+    reads = serve_reads(store, settings.chdb_dir) if store.backend == "embedded" else None
+    waiter.call(store_reference, store, settings.database, reference)
     writer = ResultWriter(store, settings.database, max_attempts=1)
+    database = settings.database
+
+    def refresh(result: BatchResult) -> None:
+        hourly.refresh_dossiers(store, database, result.snapshots)
+
     publisher = broker.DeadLetterPublisher(settings)
     processor = processor_for(reference, settings.late_horizon_days)
     counters = counters or WorkerCounters()
-    pipeline = BatchPipeline(processor, waiter.wrap(writer.write), publisher.publish, counters)
+    pipeline = BatchPipeline(
+        processor,
+        waiter.wrap(writer.write),
+        publisher.publish,
+        counters,
+        refresh_aggregates=waiter.wrap(refresh),
+    )
     app = build_worker_app(settings, pipeline, group)
     add_broker_watch(app, settings)
-    return Worker(settings, app, store, reference, counters, publisher)
+    return Worker(settings, app, store, reference, counters, publisher, reads)
 
 
 def ensure_schema(store: Store, database: str) -> None:

@@ -1,4 +1,4 @@
-"""Wire one worker: topics, the batch agent, and the batch pipeline (process -> store -> dead letters)."""
+"""Wire one worker: topics, the batch agent, and the batch pipeline (process -> store -> refresh -> dead letters)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 StoreBatch = Callable[[BatchResult, int], None]
 """Stores a batch's rows (raises when it cannot); the int is the wall-clock ms of recording."""
 PublishDeadLetters = Callable[[Sequence[tuple[bytes, str, str, str]]], int]
+RefreshAggregates = Callable[[BatchResult], None]
+"""Recomputes the hourly aggregates that a stored batch may have changed (raises when it cannot)."""
 
 
 @dataclass
@@ -32,12 +34,15 @@ class WorkerCounters:
     dead_letters: int = 0
     batches: int = 0
     latencies_s: list[float] = field(default_factory=list)
-    """Kafka timestamp to stored, per message (only kept when ``keep_latencies``)."""
+    """Kafka timestamp to visible in the hourly aggregates, per message (only kept when
+    ``keep_latencies``)."""
     keep_latencies: bool = False
 
 
 class BatchPipeline:
-    """Process a batch, store its rows, publish its dead letters, count. Synchronous on purpose."""
+    """Process a batch, store its rows, refresh the aggregates it touched, publish its dead
+    letters, count. Synchronous on purpose: offsets are committed after all of it returned, so a
+    crash before the refresh re-processes the batch, which stores and refreshes again."""
 
     def __init__(
         self,
@@ -46,9 +51,11 @@ class BatchPipeline:
         publish_dead_letters: PublishDeadLetters,
         counters: WorkerCounters | None = None,
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        refresh_aggregates: RefreshAggregates | None = None,
     ) -> None:
         self.processor = processor
         self.store_batch = store_batch
+        self.refresh_aggregates = refresh_aggregates
         self.publish_dead_letters = publish_dead_letters
         self.counters = counters or WorkerCounters()
         self.clock_ms = clock_ms
@@ -56,6 +63,8 @@ class BatchPipeline:
     def __call__(self, messages: Sequence[Incoming]) -> None:
         result = self.processor.process(messages)
         self.store_batch(result, self.clock_ms())
+        if self.refresh_aggregates is not None:
+            self.refresh_aggregates(result)
         self.publish_dead_letters([_as_tuple(d) for d in result.dead_letters])
         counters = self.counters
         counters.messages += len(messages)

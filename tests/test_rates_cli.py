@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from pipeline.cli.main import cli
 from pipeline.settings import Settings
 from pipeline.windows import parse_time
-from sinks import schema
+from sinks import hourly, schema
 from sinks.store import Store
 from tests.stream_harness import REPO, settings_flags
 
@@ -49,6 +49,8 @@ def loaded(store: Store, store_settings: Settings) -> Settings:
         ),  # a department, last month
     ]
     store.insert(f"{store_settings.database}.dossier_state", schema.DOSSIER_STATE_COLUMNS, rows)
+    # What the worker does after storing a batch: recompute the buckets these dossiers touch.
+    hourly.refresh_dossiers(store, store_settings.database, rows)
     return store_settings
 
 
