@@ -424,7 +424,10 @@ def test_demo_serve_shows_the_streamed_day(kafka_settings: Settings, tmp_path: P
         assert url is not None, "".join(output[-30:])
         page = chromium.dump_dom(url)
         assert page.console_messages == []
-        lines = [value for _, _, value in day_messages(settings, REFERENCE, DEMO_DAY, 766)]
+        now_ms = int(time.time() * 1000)
+        lines = [
+            value for _, _, value, _ in day_messages(settings, REFERENCE, DEMO_DAY, 766, now_ms)
+        ]
         oracle = _oracle_period(lines, DEMO_DAY.isoformat())
         root = REFERENCE.root.code
         shown = _shown(page.stdout)
