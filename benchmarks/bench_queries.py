@@ -36,10 +36,9 @@ from zoneinfo import ZoneInfo
 from pipeline.generator.noise import Noise
 from pipeline.generator.profile import profile_named
 from pipeline.generator.stream import generate_batches
-from pipeline.processing import BatchProcessor, Incoming
+from pipeline.processing import Incoming, processor_for
 from pipeline.reference import load_reference
 from pipeline.settings import Settings
-from pipeline.validation import validate_event
 from sinks import hourly, schema
 from sinks.reference_tables import store_reference
 from sinks.store import Store, open_store
@@ -156,11 +155,7 @@ def times_of(now: datetime) -> dict[str, int]:
 def load_year(stores: list[Store], database: str, start: date, days: int, profile: str) -> int:
     """Generate and process ``days`` of events into every store's ``dossier_state``; return events."""
     reference = load_reference()
-    processor = BatchProcessor(
-        reference.result_is_document.__getitem__,
-        lambda event, now: validate_event(event, reference, now),
-    )
-    now_ms = int(time.time() * 1000)
+    processor = processor_for(reference, late_horizon_days=400)
     noise = Noise(duplicates=0.02, disorder=0.02, bad_fraction=0.0)
     events = 0
     started = time.monotonic()
@@ -170,11 +165,11 @@ def load_year(stores: list[Store], database: str, start: date, days: int, profil
             reference, seed=766, start=start, days=days, profile=profile_named(profile), noise=noise
         )  # fmt: skip
     ):
-        pending.extend(Incoming(line.encode(), "bench") for line in batch.lines)
+        pending.extend(Incoming(line.encode(), "bench", None) for line in batch.lines)
         if len(pending) < 50_000 and day_number < days - 1:
             continue
         for first in range(0, len(pending), 20_000):
-            result = processor.process(pending[first : first + 20_000], now_ms)
+            result = processor.process(pending[first : first + 20_000])
             for store in stores:
                 store.insert(
                     f"{database}.dossier_state", schema.DOSSIER_STATE_COLUMNS, result.snapshots

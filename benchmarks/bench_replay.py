@@ -25,6 +25,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 
 import orjson
@@ -37,6 +38,7 @@ from pipeline.replay.kafka_source import open_kafka_source
 from pipeline.replay.records import Record, Window, file_records
 from pipeline.replay.run import build_processor, fold, replay
 from pipeline.settings import Settings
+from pipeline.validation import record_ms_for
 from sinks import hourly, schema
 from sinks.archive import archive_batches
 from sinks.store import Store, open_store
@@ -130,15 +132,20 @@ def kafka_part(base: Settings, lines: list[bytes], store: Store, reference: Refe
     broker.ensure_topics(source)
     topics: dict[str, str] = {}
     messages: list[Message] = []
+    now_ms = int(time.time() * 1000)
     for raw in lines:
+        record_ms = None
         try:
             payload = orjson.loads(raw)
             topic = broker.topic_for_type(str(payload["type"]))
             key = str(payload["dossier_id"]).encode()
-        except (orjson.JSONDecodeError, KeyError, TypeError):
+            # Loaded as history: the record carries the event's own time.
+            occurred_ms = int(datetime.fromisoformat(payload["occurred_at"]).timestamp() * 1000)
+            record_ms = record_ms_for(occurred_ms, now_ms)
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             topic, key = broker.DOSSIER_EVENTS, None
         full = topics.setdefault(topic, source.topic(topic))
-        messages.append((full, key, raw, None))
+        messages.append((full, key, raw, None, record_ms))
     produce_all(source, [messages])
     target = source.replace(namespace=source.namespace + "-r")
     kafka = open_kafka_source(

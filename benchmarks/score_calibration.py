@@ -17,7 +17,6 @@ load matters):
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from datetime import date
@@ -94,4 +93,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

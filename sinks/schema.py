@@ -547,8 +547,9 @@ MIGRATIONS: list[tuple[int, str, list[str | Unless]]] = [
 LATEST_VERSION = MIGRATIONS[-1][0]
 
 
-def migrate(store: Store, database: str) -> list[int]:
-    """Create the database and apply every migration newer than the stored version; return those applied."""
+def migrate(store: Store, database: str, up_to: int | None = None) -> list[int]:
+    """Create the database and apply every migration newer than the stored version (up to and
+    including ``up_to`` when given, for tests of upgrades); return those applied."""
     store.execute(f"CREATE DATABASE IF NOT EXISTS {database}")
     store.execute(
         f"CREATE TABLE IF NOT EXISTS {database}.schema_version "
@@ -557,7 +558,7 @@ def migrate(store: Store, database: str) -> list[int]:
     current = current_version(store, database)
     applied = []
     for version, description, statements in MIGRATIONS:
-        if version <= current:
+        if version <= current or (up_to is not None and version > up_to):
             continue
         for statement in statements:
             if isinstance(statement, Unless):

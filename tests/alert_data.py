@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from datetime import date
 
-from pipeline.events import AnyEvent
 from pipeline.generator import Noise, generate_batches, parse_incident, profile_named
-from pipeline.processing import BatchProcessor, Incoming
+from pipeline.processing import Incoming, processor_for
 from pipeline.reference import Reference
-from pipeline.validation import validate_event
 from sinks import schema
 from sinks.hourly import refresh_all
 from sinks.reference_tables import store_reference
@@ -36,15 +33,10 @@ def load_weeks(
     """
     schema.migrate(store, database)
     store_reference(store, database, reference)
-
-    def check(event: AnyEvent, now_ms: int) -> None:
-        validate_event(event, reference, now_ms)
-
-    processor = BatchProcessor(reference.result_is_document.__getitem__, check)
+    processor = processor_for(reference, late_horizon_days=400)
     writer = ResultWriter(store, database)
     parsed = [parse_incident(spec, reference) for spec in incidents]
     pending: list[Incoming] = []
-    now_ms = int(time.time() * 1000)  # the worker's wall clock: far-future lines are rejected
     for batch in generate_batches(
         reference, seed=seed, start=start, days=days, profile=profile_named("province"),
         incidents=parsed, noise=NOISE,
@@ -52,10 +44,11 @@ def load_weeks(
         for ts_s, line, _dossier, kind in batch.items:
             if skip is not None and kind.startswith(skip[0]) and skip[1] <= ts_s < skip[2]:
                 continue
-            pending.append(Incoming(line.encode(), f"gen@{len(pending)}"))
+            # Loaded as history: each record stamped with the line's own emission time.
+            pending.append(Incoming(line.encode(), f"gen@{len(pending)}", int(ts_s * 1000)))
             if len(pending) >= BATCH:
-                writer.write(processor.process(pending, now_ms), 0)
+                writer.write(processor.process(pending), 0)
                 pending = []
     if pending:
-        writer.write(processor.process(pending, now_ms), 0)
+        writer.write(processor.process(pending), 0)
     refresh_all(store, database)

@@ -17,10 +17,9 @@ from datetime import date
 from pipeline.generator.noise import Noise
 from pipeline.generator.profile import profile_named
 from pipeline.generator.stream import generate_batches
-from pipeline.processing import BatchProcessor, Incoming
+from pipeline.processing import BatchProcessor, Incoming, processor_for
 from pipeline.reference import load_reference
 from pipeline.settings import Settings
-from pipeline.validation import validate_event
 from pipeline.windows import parse_time
 from sinks import hourly, reader, schema
 from sinks.store import Store, open_store
@@ -99,9 +98,10 @@ def _worker_round(store: Store, db: str, processor: BatchProcessor, lines: list[
     while first < len(lines):
         size = rng.randint(1, 400)
         batch = [
-            Incoming(raw, f"t[0]@{first + i}") for i, raw in enumerate(lines[first : first + size])
+            Incoming(raw, f"t[0]@{first + i}", NOW_MS)
+            for i, raw in enumerate(lines[first : first + size])
         ]
-        result = processor.process(batch, NOW_MS)
+        result = processor.process(batch)
         writer.write(result, NOW_MS)
         hourly.refresh_dossiers(store, db, result.snapshots)
         first += size
@@ -112,8 +112,7 @@ def test_incremental_counts_equal_the_view_after_adversarial_input(
 ) -> None:
     db = store_settings.database
     processors = [
-        BatchProcessor(REFERENCE.result_is_document.__getitem__,
-                       lambda e, now: validate_event(e, REFERENCE, now), max_cached_dossiers=40)
+        processor_for(REFERENCE, late_horizon_days=400, max_cached_dossiers=40)
         for _ in range(2)
     ]  # fmt: skip
     # clickhouse-driver connections are not thread-safe; chdb allows one engine per process.
@@ -162,27 +161,17 @@ def test_migration_6_indexes_and_counts_snapshots_stored_before_it(
     db = f"{store_settings.database}_pre6"
     store.execute(f"CREATE DATABASE IF NOT EXISTS {db}")
     try:
-        store.execute(
-            f"CREATE TABLE {db}.schema_version (version UInt32, description String, "
-            "applied_ms UInt64) ENGINE = MergeTree() ORDER BY version"
-        )
-        for version, description, statements in schema.MIGRATIONS:
-            if version < 6:
-                for statement in statements:
-                    store.execute(statement.format(db=db, tz=schema.TZ))
-                store.insert(f"{db}.schema_version", ("version", "description", "applied_ms"),
-                             [(version, description, 0)])  # fmt: skip
-        processor = BatchProcessor(REFERENCE.result_is_document.__getitem__,
-                                   lambda e, now: validate_event(e, REFERENCE, now))  # fmt: skip
+        schema.migrate(store, db, up_to=5)
+        processor = processor_for(REFERENCE, late_horizon_days=400)
         lines = [raw for part in _rounds() for raw in part]
-        result = processor.process([Incoming(raw, "t") for raw in lines], NOW_MS)
+        result = processor.process([Incoming(raw, "t", NOW_MS) for raw in lines])
         ResultWriter(store, db).write(result, NOW_MS)
         assert _table(store, db) == []
         assert 6 in schema.migrate(store, db)
         assert _table(store, db) == _view(store, db) != []
         # and the worker's refresh goes on from there
         late = processor.process(
-            [Incoming(line(received("m-r-1", MOVED, "2024-06-09T07:00:00+07:00")), "t")], NOW_MS
+            [Incoming(line(received("m-r-1", MOVED, "2024-06-09T07:00:00+07:00")), "t", NOW_MS)]
         )
         ResultWriter(store, db).write(late, NOW_MS)
         hourly.refresh_dossiers(store, db, late.snapshots)

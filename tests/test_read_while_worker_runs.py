@@ -8,7 +8,6 @@ through the worker are refused, and so are requests without the token or that do
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
 from datetime import date
@@ -21,7 +20,7 @@ from pipeline.generator.profile import profile_named
 from pipeline.generator.stream import generate_batches
 from pipeline.reference import load_reference
 from pipeline.settings import Settings
-from pipeline.validation import problem_of
+from pipeline.validation import meaning_problem
 from sinks.loopback import READS_FILE, TOKEN_HEADER, find_reads, is_read
 from tests import stream_harness as harness
 from tests.oracle import recompute
@@ -50,13 +49,14 @@ def test_rates_in_a_second_process_read_through_the_running_worker(
     )
     batches = generate_batches(REFERENCE, seed=5, start=date(2024, 6, 3), days=1,
                                profile=profile_named("small"))  # fmt: skip
-    lines = [line.encode() for batch in batches for line in batch.lines]
+    # History: each record stamped with its line's emission time.
+    lines = [(line.encode(), int(ts_s * 1000)) for batch in batches
+             for ts_s, line, _, _ in batch.items]  # fmt: skip
     expected = recompute(
         lines,
         units=REFERENCE.unit_codes,
         result_is_document=REFERENCE.result_is_document,
-        now_ms=int(time.time() * 1000),
-        semantic_check=lambda event, now: problem_of(event, REFERENCE, now),
+        semantic_check=lambda event: meaning_problem(event, REFERENCE),
     ).rows()
     worker = harness.start_worker(settings, tmp_path / "worker.log")
     try:
