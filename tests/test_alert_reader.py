@@ -8,6 +8,7 @@ import pytest
 
 from pipeline.alerts.evaluate import Evaluator
 from pipeline.alerts.rules import load_rules
+from pipeline.processing import DeadLetter
 from pipeline.reference import load_reference
 from pipeline.settings import Settings
 from pipeline.windows import HOUR_MS, parse_time, rfc3339
@@ -15,6 +16,7 @@ from sinks.alert_reader import read_facts, read_history
 from sinks.alert_runner import earliest_needed
 from sinks.schema import DEAD_LETTER_COLUMNS, EVENT_COLUMNS
 from sinks.store import Store
+from sinks.writer import dead_letter_row
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +60,7 @@ def fill(store: Store, database: str) -> None:
         ts = START + rng.randrange(END - START)
         stamp = rfc3339(ts)
         raw = f'{{"type":"dossier.received","occurred_at":"{stamp}"}}' if k % 3 else "not json"
-        letters.append((f"t[0]@{k}", "invalid", "bad", raw, ts))
+        letters.append(dead_letter_row(DeadLetter(raw.encode(), f"t[0]@{k}", "invalid", "bad"), ts))
     store.insert(f"{database}.dead_letters", DEAD_LETTER_COLUMNS, letters)
 
 
