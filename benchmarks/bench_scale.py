@@ -1,0 +1,120 @@
+"""Scale-out benchmark: 1, 2, 4 workers of one consumer group sharing the partitions, server store.
+
+The topics are pre-loaded once; for each worker count a fresh consumer group reads all of them,
+every worker in its own process (as in production, each storing into the ClickHouse server and
+committing after its rows are stored). Prints, per worker count: events/s in all (all messages
+over the time from the first message any worker saw to the moment the last one was stored),
+and each worker's share, events/s and CPU-µs per event. The 1-worker line is the baseline.
+
+Workers join the group while the first one already reads, so the rebalances are inside the
+measured time, as they are when a deployment scales out.
+
+    .venv/bin/python benchmarks/bench_scale.py                  # 1, 2, 4 workers, 6 province days
+    .venv/bin/python benchmarks/bench_scale.py --workers 1 2 --days 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_stream import Meter, fresh, generate_to_kafka, new_group  # noqa: E402
+
+from pipeline.settings import Settings  # noqa: E402
+
+
+def run_shared_worker(
+    settings: Settings, group: str, expected: int, stored: Any, results: Any
+) -> None:
+    """One worker of the group; it stops when the group as a whole has stored ``expected``."""
+    from streams.entry import assemble
+    from streams.logs import new_runner
+
+    worker = assemble(settings, group=group)
+    runner = new_runner(worker.app, loglevel="error", redirect_stdouts=False)
+    meter = Meter()
+    first_s: list[float] = []
+
+    @worker.app.timer(0.05)
+    async def watch() -> None:
+        counters = worker.counters
+        if counters.messages > meter.messages:
+            if not first_s:
+                first_s.append(time.time())
+            with stored.get_lock():
+                stored.value += counters.messages - meter.messages
+            meter.add(counters.messages - meter.messages)
+        if stored.value >= expected:
+            results.put(meter.figures(first_s=first_s[0] if first_s else None, last_s=time.time()))
+            await runner.stop()
+
+    runner.execute_from_commandline()
+
+
+def run_group(settings: Settings, count: int, expected: int) -> list[dict[str, Any]]:
+    context = multiprocessing.get_context("spawn")
+    stored = context.Value("q", 0)
+    results = context.Queue()
+    group = new_group(f"scale{count}")
+    workers = [
+        context.Process(target=run_shared_worker, args=(settings, group, expected, stored, results))
+        for _ in range(count)
+    ]
+    for worker in workers:
+        worker.start()
+    try:
+        return [results.get(timeout=1800) for _ in workers]
+    finally:
+        for worker in workers:
+            worker.join(timeout=60)
+            if worker.is_alive():
+                worker.kill()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--days", type=int, default=6, help="province days pre-loaded")
+    args = parser.parse_args()
+
+    base = Settings.resolve({"store": "server"})
+    from pipeline.stack.clickhouse import LocalClickHouse
+    from pipeline.stack.kafka import LocalKafka
+
+    LocalKafka(base).up()
+    LocalClickHouse(base).up()
+    with open("/proc/loadavg") as loadavg:
+        load = loadavg.read().split()[:3]
+    print(f"machine: {multiprocessing.cpu_count()} cores, broker and ClickHouse server on it; "
+          f"load average {' '.join(load)}")  # fmt: skip
+    chdb_root = Path(tempfile.mkdtemp(prefix="chiso766-scale-"))
+    loaded = fresh(base, "scale", chdb_root)
+    total = generate_to_kafka(loaded, "province", "2024-06-03", args.days)
+    print(f"pre-loaded: {total:,} messages ({args.days} province days, {loaded.partitions} "
+          f"partitions per topic) in {loaded.namespace}")  # fmt: skip
+    baseline = None
+    for count in args.workers:
+        figures = run_group(loaded, count, total)
+        starts = [f["first_s"] for f in figures if f["first_s"] is not None]
+        overall = total / max(max(f["last_s"] for f in figures) - min(starts), 1e-9)
+        baseline = baseline or overall
+        print(f"\n{count} worker(s): {overall:,.0f} events/s in all "
+              f"({overall / baseline:.2f}x the first line), {overall / count:,.0f} per worker")  # fmt: skip
+        for number, f in enumerate(sorted(figures, key=lambda f: -f["messages"]), 1):
+            print(f"  worker {number}: {f['messages']:>9,} messages, {f['events_per_s']:>8,.0f} "
+                  f"events/s while reading, {f['cpu_us_per_event']:>5.0f} CPU-µs/event")  # fmt: skip
+    with open("/proc/loadavg") as loadavg:
+        print(f"\nload average at the end: {' '.join(loadavg.read().split()[:3])}")
+
+
+if __name__ == "__main__":
+    main()
