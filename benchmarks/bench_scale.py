@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import sys
 import tempfile
 import time
@@ -78,6 +79,17 @@ def run_group(settings: Settings, count: int, expected: int) -> list[dict[str, A
                 worker.kill()
 
 
+def cpu_s(pid: int | None) -> float:
+    """CPU seconds (user + system) a process has used so far; 0 when it cannot be read."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -89,9 +101,15 @@ def main() -> None:
     base = Settings.resolve({"store": "server"})
     from pipeline.stack.clickhouse import LocalClickHouse
     from pipeline.stack.kafka import LocalKafka
+    from pipeline.stack.process import read_pid
 
-    LocalKafka(base).up()
-    LocalClickHouse(base).up()
+    kafka, clickhouse = LocalKafka(base), LocalClickHouse(base)
+    kafka.up()
+    clickhouse.up()
+    services = {
+        "ClickHouse server": read_pid(clickhouse.pid_path),
+        "broker": read_pid(kafka.pid_path),
+    }
     with open("/proc/loadavg") as loadavg:
         load = loadavg.read().split()[:3]
     print(f"machine: {multiprocessing.cpu_count()} cores, broker and ClickHouse server on it; "
@@ -103,7 +121,9 @@ def main() -> None:
           f"partitions per topic) in {loaded.namespace}")  # fmt: skip
     baseline = None
     for count in args.workers:
+        before = {name: cpu_s(pid) for name, pid in services.items()}
         figures = run_group(loaded, count, total)
+        used = {name: cpu_s(pid) - before[name] for name, pid in services.items()}
         starts = [f["first_s"] for f in figures if f["first_s"] is not None]
         overall = total / max(max(f["last_s"] for f in figures) - min(starts), 1e-9)
         baseline = baseline or overall
@@ -112,6 +132,9 @@ def main() -> None:
         for number, f in enumerate(sorted(figures, key=lambda f: -f["messages"]), 1):
             print(f"  worker {number}: {f['messages']:>9,} messages, {f['events_per_s']:>8,.0f} "
                   f"events/s while reading, {f['cpu_us_per_event']:>5.0f} CPU-µs/event")  # fmt: skip
+        for name, seconds in used.items():  # shared with whatever else uses them: an upper bound
+            print(f"  {name}: at most {seconds * 1e6 / total:.0f} CPU-µs/event (CPU of the whole "
+                  f"process over the run; other users of the shared stack included)")  # fmt: skip
     with open("/proc/loadavg") as loadavg:
         print(f"\nload average at the end: {' '.join(loadavg.read().split()[:3])}")
 

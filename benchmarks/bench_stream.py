@@ -318,8 +318,13 @@ def contender_rounds(
         for name in order:
             figures[name].append(contenders[name]())
             last = figures[name][-1]
+            batches = (
+                f", {last['messages'] / last['batches']:,.0f} messages per stored batch"
+                if last.get("batches")
+                else ""
+            )
             print(f"  round {round_no + 1} {name:<24}: {last['events_per_s']:>9,.0f} events/s, "
-                  f"{last['cpu_us_per_event']:>5.0f} CPU-µs/event")  # fmt: skip
+                  f"{last['cpu_us_per_event']:>5.0f} CPU-µs/event{batches}")  # fmt: skip
     return figures
 
 

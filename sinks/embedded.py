@@ -161,7 +161,10 @@ class EmbeddedStore:
         names = ", ".join(values)
         # chdb's Python() table function finds the variable by its name in the calling frame.
         chiso766_columns = values  # noqa: F841
-        sql = f"INSERT INTO {table} ({names}) SELECT {names} FROM Python(chiso766_columns)"
+        sql = (
+            f"INSERT INTO {table} ({names}) SELECT {names} FROM Python(chiso766_columns) "
+            "SETTINGS max_threads = 1"
+        )
         with _lock:
             try:
                 self._conn.query(sql, "CSV")
