@@ -6,8 +6,8 @@ committing after its rows are stored). Prints, per worker count: events/s in all
 over the time from the first message any worker saw to the moment the last one was stored),
 and each worker's share, events/s and CPU-µs per event. The 1-worker line is the baseline.
 
-Workers join the group while the first one already reads, so the rebalances are inside the
-measured time, as they are when a deployment scales out.
+The workers start together (a barrier after each has assembled its app) so that they join the
+group within the broker's initial rebalance delay and share the partitions from the start.
 
     .venv/bin/python benchmarks/bench_scale.py                  # 1, 2, 4 workers, 6 province days
     .venv/bin/python benchmarks/bench_scale.py --workers 1 2 --days 3
@@ -26,29 +26,48 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_stream import Meter, fresh, generate_to_kafka, new_group  # noqa: E402
+from bench_stream import (  # noqa: E402
+    Meter,
+    fresh,
+    generate_to_kafka,
+    metered_from_first_fetch,
+    new_group,
+)
 
 from pipeline.settings import Settings  # noqa: E402
 
 
 def run_shared_worker(
-    settings: Settings, group: str, expected: int, stored: Any, results: Any
+    settings: Settings, group: str, expected: int, stored: Any, ready: Any, results: Any
 ) -> None:
-    """One worker of the group; it stops when the group as a whole has stored ``expected``."""
+    """One worker of the group; it stops when the group as a whole has stored ``expected``.
+
+    All workers start together (``ready``, a barrier) so that they join within the broker's
+    initial rebalance delay and share the partitions from the first fetch: otherwise the one
+    that happens to start first reads most of the backlog alone.
+    """
     from streams.entry import assemble
     from streams.logs import new_runner
 
     worker = assemble(settings, group=group)
+    ready.wait()
     runner = new_runner(worker.app, loglevel="error", redirect_stdouts=False)
     meter = Meter()
+    metered_from_first_fetch(worker.app, meter)
     first_s: list[float] = []
+    handle = worker.app.fetch_handler
+
+    def noting_the_first_fetch(batch: Any) -> None:
+        if not first_s:
+            first_s.append(time.time())
+        handle(batch)
+
+    worker.app.fetch_handler = noting_the_first_fetch
 
     @worker.app.timer(0.05)
     async def watch() -> None:
         counters = worker.counters
         if counters.messages > meter.messages:
-            if not first_s:
-                first_s.append(time.time())
             with stored.get_lock():
                 stored.value += counters.messages - meter.messages
             meter.add(counters.messages - meter.messages)
@@ -62,10 +81,13 @@ def run_shared_worker(
 def run_group(settings: Settings, count: int, expected: int) -> list[dict[str, Any]]:
     context = multiprocessing.get_context("spawn")
     stored = context.Value("q", 0)
+    ready = context.Barrier(count)
     results = context.Queue()
     group = new_group(f"scale{count}")
     workers = [
-        context.Process(target=run_shared_worker, args=(settings, group, expected, stored, results))
+        context.Process(
+            target=run_shared_worker, args=(settings, group, expected, stored, ready, results)
+        )
         for _ in range(count)
     ]
     for worker in workers:
