@@ -10,6 +10,7 @@ negative or overflowing epoch ever reaches a counter or the store.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Annotated, Literal
 
 import msgspec
@@ -37,8 +38,13 @@ PaymentMethod = Literal["online_national", "online_provincial", "cash", "bank_co
 ONLINE_PAYMENT_METHODS = frozenset({"online_national", "online_provincial"})
 
 
-class Event(msgspec.Struct, frozen=True, tag_field="type"):
-    """Fields every v1 event carries."""
+class Event(msgspec.Struct, frozen=True, tag_field="type", dict=True):
+    """Fields every v1 event carries.
+
+    ``dict=True`` gives each event a small ``__dict__`` where ``ts_ms`` is kept once computed:
+    converting an aware datetime costs microseconds, and the worker needs the value several
+    times per event (range, lateness, archive row, fold).
+    """
 
     event_id: Ident
     schema: Literal[1]
@@ -48,7 +54,8 @@ class Event(msgspec.Struct, frozen=True, tag_field="type"):
     procedure_code: Code
 
     def __post_init__(self) -> None:
-        if not EARLIEST <= self.occurred_at < LATEST:
+        ts_ms = self.__dict__["ts_ms"] = to_ms(self.occurred_at)  # what ``ts_ms`` reads
+        if not _EARLIEST_MS <= ts_ms < _LATEST_MS:  # the same as comparing the datetimes
             raise ValueError(
                 f"{_OUT_OF_RANGE} {self.occurred_at.isoformat()} is outside "
                 f"[{EARLIEST.date()}, {LATEST.date()})"
@@ -56,10 +63,11 @@ class Event(msgspec.Struct, frozen=True, tag_field="type"):
 
     @property
     def type(self) -> str:
-        return str(self.__struct_config__.tag)
+        return _TYPE_NAMES.get(type(self)) or str(self.__struct_config__.tag)
 
-    @property
+    @cached_property
     def ts_ms(self) -> int:
+        """``occurred_at`` in epoch ms, computed once per event (by ``__post_init__``)."""
         return to_ms(self.occurred_at)
 
 
@@ -142,6 +150,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     str(cls.__struct_config__.tag): cls
     for cls in AnyEvent.__args__  # type: ignore[attr-defined]
 }
+_TYPE_NAMES: dict[type, str] = {cls: name for name, cls in EVENT_TYPES.items()}
 
 _decoder = msgspec.json.Decoder(AnyEvent)
 _loose_decoder = msgspec.json.Decoder()
@@ -155,6 +164,9 @@ def to_ms(moment: datetime) -> int:
 
 _EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
 _MILLISECOND = timedelta(milliseconds=1)
+_EARLIEST_MS = to_ms(EARLIEST)
+_LATEST_MS = to_ms(LATEST)
+"""Both bounds are whole milliseconds, so comparing the floored ms is comparing the datetimes."""
 
 
 def decode_event(raw: bytes | str) -> AnyEvent:

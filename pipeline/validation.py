@@ -29,6 +29,9 @@ fixed range of ``occurred_at`` (``pipeline.events.EARLIEST``/``LATEST``) is the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from pipeline.errors import DecodeError
 from pipeline.events import (
     AnyEvent,
@@ -88,28 +91,50 @@ def timing_problem(
 
 def meaning_problem(event: AnyEvent, reference: Reference) -> DecodeError | None:
     """Unknown unit or procedure, or values that cannot happen together; None when all is well."""
-    if not reference.has_unit(event.unit_code):
+    if event.unit_code not in reference.unit_codes:
         return _problem(event, UNKNOWN_UNIT, "unit_code", f"unknown unit {event.unit_code!r}")
-    if not reference.has_procedure(event.procedure_code):
+    if event.procedure_code not in reference.procedure_codes:
         return _problem(
             event,
             UNKNOWN_PROCEDURE,
             "procedure_code",
             f"unknown procedure {event.procedure_code!r}",
         )
-    occurred_ms = event.ts_ms
-    if isinstance(event, DossierReceived | FeedbackReceived) and to_ms(event.due_at) < occurred_ms:
+    value_problem = _VALUE_PROBLEMS.get(type(event))
+    return value_problem(event) if value_problem is not None else None
+
+
+def _due_before_occurred(event: DossierReceived | FeedbackReceived) -> DecodeError | None:
+    if to_ms(event.due_at) < event.ts_ms:
         return _problem(event, IMPOSSIBLE_VALUE, "due_at", "due_at is before occurred_at")
-    if isinstance(event, DossierDigitized) and event.reused_components > event.components:
+    return None
+
+
+def _more_reused_than_components(event: DossierDigitized) -> DecodeError | None:
+    if event.reused_components > event.components:
         return _problem(
             event,
             IMPOSSIBLE_VALUE,
             "reused_components",
             f"reused_components {event.reused_components} > components {event.components}",
         )
-    if isinstance(event, PaymentSucceeded) and event.amount == 0:
+    return None
+
+
+def _free_payment(event: PaymentSucceeded) -> DecodeError | None:
+    if event.amount == 0:
         return _problem(event, IMPOSSIBLE_VALUE, "amount", "a successful payment of 0 VND")
     return None
+
+
+_VALUE_PROBLEMS: dict[type, Callable[[Any], DecodeError | None]] = {
+    DossierReceived: _due_before_occurred,
+    FeedbackReceived: _due_before_occurred,
+    DossierDigitized: _more_reused_than_components,
+    PaymentSucceeded: _free_payment,
+}
+"""The value checks of each event type (looked up by exact type: the event types have no
+subclasses), so that an event pays for its own checks only."""
 
 
 def validate_event(

@@ -480,3 +480,29 @@ def test_rfc3339_with_offset_is_what_the_encoder_writes() -> None:
     text = json.loads(encode_event(event))["occurred_at"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:\d\d", text)
     assert text.endswith("+07:00")
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.datetimes(
+        min_value=datetime(1999, 12, 30),
+        max_value=datetime(2100, 1, 2),
+        timezones=st.sampled_from(
+            [UTC, timezone(timedelta(hours=7)), timezone(-timedelta(hours=11, minutes=30))]
+        ),
+    )
+)
+def test_the_range_check_on_epoch_ms_agrees_with_comparing_datetimes(moment: datetime) -> None:
+    """The contract checks ``occurred_at`` on its epoch ms (computed once per event); that must
+    accept exactly the datetimes in [EARLIEST, LATEST), sub-millisecond digits included."""
+    message = raw(event_dict("dossier.synced", occurred_at=moment.isoformat()))
+    if events.EARLIEST <= moment < events.LATEST:
+        decoded = decode_event(message)
+        assert (
+            decoded.ts_ms
+            == to_ms(moment)
+            == (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+        )
+    else:
+        with pytest.raises(DecodeError):
+            decode_event(message)
