@@ -25,7 +25,7 @@ The rules (facts at or after ``as_of_ms`` are not known yet):
 
 from __future__ import annotations
 
-from pipeline.scoring.state_inputs import FeedbackRow, ProcedureRow
+from pipeline.scoring.state_inputs import FeedbackRow, ProcedureRow, StateCounts, state_counts
 from sinks.schema import dossier_timeline_sql
 from sinks.store import Store
 
@@ -139,3 +139,21 @@ def has_clocks(store: Store, database: str) -> bool:
         "AND table = 'dossier_state' AND name = 'due_ms'"
     )
     return bool(int(rows[0][0]))
+
+
+def state_as_of(
+    store: Store,
+    database: str,
+    start_ms: int,
+    end_ms: int,
+    as_of_ms: int,
+    judge_ms: int | None = None,
+) -> StateCounts | None:
+    """The as-of counts of the dossiers received in [start_ms, end_ms), judged at ``as_of_ms``
+    (``judge_ms``: see ``dossier_rows``); None when the store has no dossier clocks."""
+    if not has_clocks(store, database):
+        return None
+    return state_counts(
+        dossier_rows(store, database, start_ms, end_ms, as_of_ms, judge_ms),
+        feedback_rows(store, database, start_ms, end_ms, as_of_ms, judge_ms),
+    )

@@ -86,9 +86,10 @@ def stepped_rows(
     rows = store.query(
         f"""SELECT unit_code, indicator, {STEP_SQL[step]} AS step_key,
                    sum(numerator), sum(denominator)
-            FROM {database}.indicator_hourly
+            FROM {database}.hourly_counts FINAL
             WHERE bucket_start >= toDateTime({start_ms // 1000})
               AND bucket_start < toDateTime({end_ms // 1000})
+              AND denominator > 0
             GROUP BY unit_code, indicator, step_key
             ORDER BY unit_code, indicator, step_key"""
     )

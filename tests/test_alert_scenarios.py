@@ -44,6 +44,7 @@ INCIDENTS = {
 FROM, TO = "2024-05-13", "2024-06-10"  # after a week of history, to the end of the data
 REFERENCE = load_reference()
 RULES = load_rules(None, REFERENCE.unit_codes, REFERENCE.levels)
+RULE_BY_NAME = {r.name: r for r in RULES.rules}
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +75,8 @@ def test_each_incident_fires_on_its_first_working_day_and_resolves_after_it(
         first_day = rfc3339(incident.start_s * 1000)[:10]
         assert rfc3339(fired.at_ms)[:10] == first_day, (spec, rfc3339(fired.at_ms))
         assert fired.value is not None and fired.baseline is not None
-        assert fired.value <= 0.25 * fired.baseline
+        drop = RULE_BY_NAME[rule].drop.amount / 100  # the default drop rules are relative
+        assert fired.value <= (1 - drop) * fired.baseline
         assert resolved.at_ms > incident.end_s * 1000, (spec, rfc3339(resolved.at_ms))
         # resolved within days (e-results of dossiers completed in the outage lag behind)
         late = resolved.at_ms - incident.end_s * 1000
@@ -175,15 +177,17 @@ def test_grafana_rules_compute_the_same_values_on_chdb(
             values = {str(unit): float(value) for unit, value in rows}
             assert values[fired.unit_code] == pytest.approx(fired.value / fired.baseline - 1)
             threshold = rule["data"][2]["model"]["conditions"][0]
-            assert threshold["evaluator"] == {"type": "lt", "params": [-0.75]}
-            assert threshold["unloadEvaluator"] == {"type": "gt", "params": [-0.4]}
+            payment = RULE_BY_NAME[name]
+            drop, recover = payment.drop.amount / 100, payment.recover_within.amount / 100
+            assert threshold["evaluator"] == {"type": "lt", "params": [-drop]}
+            assert threshold["unloadEvaluator"] == {"type": "gt", "params": [-recover]}
             assert (
                 rule["for"] == "1h"
                 and rule["keepFiringFor"] == "1h"
                 and rule["noDataState"] == "OK"
             )
             # the other units at that hour stay above the threshold, as the evaluator said
-            assert [u for u, v in values.items() if v < -0.75] == [fired.unit_code]
+            assert [u for u, v in values.items() if v < -drop] == [fired.unit_code]
 
 
 def _order(t: Transition) -> tuple[int, str, str]:

@@ -101,9 +101,10 @@ def test_a_range_replay_is_exact_inside_the_range(
 ) -> None:
     export = write_lines(tmp_path / "export.jsonl", noisy_lines)
     run_cli(store_settings, "replay", "--into", store_settings.namespace, "--source", str(export))
-    # From the archive, one day in the middle; the default margin covers every dossier here.
+    # From the archive, one day in the middle; a 44 h margin covers the follow-up events (payments,
+    # results) of every dossier received that day here, and leaves later events out.
     _, output = run_cli(store_settings, "replay", "--into", target.namespace, "--source", "archive",
-                        "--from", "2024-06-04", "--to", "2024-06-05", "--margin", "36h", "--json")  # fmt: skip
+                        "--from", "2024-06-04", "--to", "2024-06-05", "--margin", "44h", "--json")  # fmt: skip
     summary = summary_of(output)
     assert summary["skipped"] > 0, "events beyond the margin are not read"
     start, end = parse_time("2024-06-04"), parse_time("2024-06-05")

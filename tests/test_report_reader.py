@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.settings import Settings
 from pipeline.windows import parse_time
-from sinks import schema
+from sinks import hourly, schema
 from sinks.reader import hourly_rows, stepped_rows
 from sinks.store import Store
 
@@ -38,6 +38,7 @@ def loaded(store: Store, store_settings: Settings) -> str:
         _received("e", "2024-07-01T06:40:00+07:00", "direct"),
     ]
     store.insert(f"{store_settings.database}.dossier_state", schema.DOSSIER_STATE_COLUMNS, rows)
+    hourly.refresh_dossiers(store, store_settings.database, rows)
     return store_settings.database
 
 

@@ -114,7 +114,7 @@ def loaded(store: Store, store_settings: Settings) -> Settings:
 def _expected(as_of_ms: int, judge_ms: int | None = None) -> oracle.AsOfCounts:
     events, _ = oracle.accepted_events(
         LINES, units=REFERENCE.unit_codes, known_procedures=REFERENCE.procedure_codes,
-        now_ms=NOW_MS,
+        record_ms=NOW_MS,
     )  # fmt: skip
     return oracle.as_of_counts(events, start_ms=JUNE[0], end_ms=JUNE[1], as_of_ms=as_of_ms,
                                result_is_document=REFERENCE.result_is_document,
@@ -250,7 +250,7 @@ def test_the_worker_keeps_the_clocks_from_all_three_topics(
     assert broker.FEEDBACK_EVENTS in broker.INPUT_TOPICS
     worker = harness.start_worker(settings, tmp_path / "worker.log")
     try:
-        harness.produce(settings, LINES, keying="dossier")
+        harness.produce(settings, [(line, NOW_MS) for line in LINES], keying="dossier")
         harness.wait_until_consumed(settings, [worker])
     finally:
         harness.stop(worker)

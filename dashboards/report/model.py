@@ -22,6 +22,7 @@ from pipeline.scoring.period import (
     stakes,
 )
 from pipeline.scoring.score import NotAvailable
+from pipeline.scoring.state_inputs import StateCounts
 from pipeline.windows import DAY_MS, to_local, to_ms
 
 WEAKEST_COUNT = 5
@@ -158,6 +159,8 @@ def build_report(
     stepped: Iterable[HourlyRow],
     stored_until_ms: int | None,
     previous: Iterable[HourlyRow] = (),
+    state: StateCounts | None = None,
+    as_of_ms: int | None = None,
 ) -> Report:
     """Assemble the report of ``unit_code`` (and every unit below it) for [start_ms, end_ms).
 
@@ -165,7 +168,7 @@ def build_report(
     leaf rows summed per trend step (``sinks.reader.stepped_rows`` with ``trend_step``);
     ``previous``: leaf rows summed over ``previous_bounds`` (for the change against it)."""
     summed = list(summed)
-    scores = score_period(summed, start_ms, end_ms, reference)
+    scores = score_period(summed, start_ms, end_ms, reference, state=state, as_of_ms=as_of_ms)
     rolled = roll_up(totals(summed, start_ms, end_ms), reference.ancestry)
     indicators = tuple(INDICATORS)
     step = trend_step(start_ms, end_ms)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from pipeline.cli.options import with_settings
 from pipeline.reference import Reference, load_reference
 from pipeline.settings import Settings
 from pipeline.windows import parse_time, period_bounds, rfc3339, to_local
+from sinks.asof import state_as_of
 from sinks.reader import require_results, stepped_rows, stream_time_ms, summed_rows
 from sinks.store import Store, open_store
 
@@ -52,9 +54,13 @@ def read_report(
     summed = summed_rows(store, database, start_ms, end_ms)
     stepped = stepped_rows(store, database, start_ms, end_ms, trend_step(start_ms, end_ms))
     previous = summed_rows(store, database, *previous_bounds(start_ms, end_ms))
+    # The score as `chiso766 score` gives it: as of the period end, or now while it runs.
+    as_of_ms = min(end_ms, int(time.time() * 1000))
+    state = state_as_of(store, database, start_ms, end_ms, as_of_ms)
     return build_report(
-        reference, unit_code, label, start_ms, end_ms, summed, stepped, stored_until, previous
-    )
+        reference, unit_code, label, start_ms, end_ms, summed, stepped, stored_until, previous,
+        state=state, as_of_ms=as_of_ms,
+    )  # fmt: skip
 
 
 def page_of(report: Report, live: bool) -> tuple[str, str]:

@@ -25,12 +25,11 @@ from pipeline.scoring.period import (
 )
 from pipeline.scoring.projection import Projection, project
 from pipeline.scoring.score import GroupScore, NotAvailable
-from pipeline.scoring.state_inputs import StateCounts, state_counts
 from pipeline.settings import Settings
 from pipeline.windows import parse_time, period_bounds, rfc3339
-from sinks.asof import dossier_rows, feedback_rows, has_clocks
+from sinks.asof import state_as_of
 from sinks.reader import require_results, stream_time_ms, summed_rows
-from sinks.store import Store, open_store
+from sinks.store import open_store
 
 NOT_AVAILABLE = "chưa có dữ liệu / not available"
 _DEFAULT_TARGETS = ", ".join(f"{k}={v:g}" for k, v in full_points_targets().items())
@@ -147,11 +146,10 @@ def score(
         # a future period end would call it overdue before its time).
         moment = min(end_ms, int(time.time() * 1000)) if as_of is None else min(as_of, end_ms)
         rows = summed_rows(store, settings.database, start_ms, min(end_ms, _hour_ceiling(moment)))
-        clocks = has_clocks(store, settings.database)
-        now = _state(store, settings.database, start_ms, end_ms, moment) if clocks else None
+        now = state_as_of(store, settings.database, start_ms, end_ms, moment)
         at_end = (
-            _state(store, settings.database, start_ms, end_ms, moment, judge_ms=end_ms)
-            if clocks and show_projection
+            state_as_of(store, settings.database, start_ms, end_ms, moment, judge_ms=end_ms)
+            if now is not None and show_projection
             else None
         )
     finally:
@@ -192,16 +190,6 @@ def score(
 
 def _hour_ceiling(ts_ms: int) -> int:
     return -(-ts_ms // _HOUR_MS) * _HOUR_MS
-
-
-def _state(
-    store: Store, database: str, start_ms: int, end_ms: int, as_of_ms: int,
-    judge_ms: int | None = None,
-) -> StateCounts:  # fmt: skip
-    return state_counts(
-        dossier_rows(store, database, start_ms, end_ms, as_of_ms, judge_ms),
-        feedback_rows(store, database, start_ms, end_ms, as_of_ms, judge_ms),
-    )
 
 
 def _check_counts(
