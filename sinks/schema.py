@@ -18,6 +18,7 @@ time, supplement requests, ratings, complaints), which readers judge as of a mom
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -549,7 +550,19 @@ LATEST_VERSION = MIGRATIONS[-1][0]
 
 def migrate(store: Store, database: str, up_to: int | None = None) -> list[int]:
     """Create the database and apply every migration newer than the stored version (up to and
-    including ``up_to`` when given, for tests of upgrades); return those applied."""
+    including ``up_to`` when given, for tests of upgrades); return those applied.
+
+    Within one process migrations run one at a time (threads may share the embedded engine);
+    across processes each step tolerates a concurrent migrator (``Unless``, the copy-and-swap
+    of migration 3)."""
+    with _MIGRATING:
+        return _migrate(store, database, up_to)
+
+
+_MIGRATING = threading.Lock()
+
+
+def _migrate(store: Store, database: str, up_to: int | None) -> list[int]:
     store.execute(f"CREATE DATABASE IF NOT EXISTS {database}")
     store.execute(
         f"CREATE TABLE IF NOT EXISTS {database}.schema_version "
