@@ -10,6 +10,7 @@ import json
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -161,3 +162,10 @@ def dead_letters(settings: Settings, timeout_s: float = 10) -> list[tuple[bytes,
         return out
     finally:
         consumer.close()
+
+
+def spare_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (for a stack of a test's own)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 import re
-import socket
 import subprocess
 import time
 from datetime import date
@@ -31,12 +30,6 @@ pytestmark = pytest.mark.integration
 REFERENCE = load_reference()
 OUTAGE_S = 40.0
 ESCAPE = re.compile(r"\x1b\[")
-
-
-def _spare_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _lines() -> list[tuple[bytes, int]]:
@@ -74,8 +67,8 @@ def test_fresh_broker_start_is_clean_and_an_outage_is_a_few_lines(
         namespace=f"t-bo{random.randrange(16**8):08x}",
         store="server",
         state_dir=str(tmp_path / "own-kafka"),
-        kafka_port=_spare_port(),
-        kafka_controller_port=_spare_port(),
+        kafka_port=harness.spare_port(),
+        kafka_controller_port=harness.spare_port(),
         partitions=4,
     )
     kafka = LocalKafka(settings)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import uuid
@@ -25,6 +24,7 @@ import click
 import pytest
 
 from pipeline.cli.main import cli, main
+from tests import stream_harness as harness
 
 REPO = Path(__file__).resolve().parents[1]
 TIME_LIMIT_S = 40.0
@@ -68,12 +68,6 @@ def leaf_commands(
             yield from leaf_commands(command, (*prefix, name))
         else:
             yield (*prefix, name), command
-
-
-def _spare_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -156,8 +150,8 @@ def _cases(files: dict[str, Path]) -> list[Case]:
         ["--state-dir", str(a_file)],
         ["--state-dir", "/proc/chiso766-unwritable"],
     ]
-    server_down = ["--store", "server", "--clickhouse-port", str(_spare_port()),
-                   "--clickhouse-http-port", str(_spare_port())]  # fmt: skip
+    server_down = ["--store", "server", "--clickhouse-port", str(harness.spare_port()),
+                   "--clickhouse-http-port", str(harness.spare_port())]  # fmt: skip
     cases: list[Case] = []
     for path, command in leaf_commands():
         required = _required_args(command, files)

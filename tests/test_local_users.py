@@ -4,7 +4,6 @@ Grafana only reads its database (and may still set query settings). On a server 
 from __future__ import annotations
 
 import hashlib
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,20 +13,15 @@ from pipeline.errors import SinkError
 from pipeline.settings import Settings
 from pipeline.stack.clickhouse import LOCAL_PASSWORDS, LocalClickHouse, users_xml
 from sinks.server import ServerStore
+from tests import stream_harness as harness
 
 pytestmark = pytest.mark.integration
-
-
-def _spare_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     settings = Settings(namespace="users-test", state_dir=str(tmp_path_factory.mktemp("users")),
-                        clickhouse_port=_spare_port(), clickhouse_http_port=_spare_port())  # fmt: skip
+                        clickhouse_port=harness.spare_port(), clickhouse_http_port=harness.spare_port())  # fmt: skip
     clickhouse = LocalClickHouse(settings)
     clickhouse.up()
     try:

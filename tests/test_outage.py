@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 import re
-import socket
 import subprocess
 import time
 from datetime import date
@@ -31,12 +30,6 @@ pytestmark = pytest.mark.integration
 
 REFERENCE = load_reference()
 OUTAGE_S = 90.0
-
-
-def _spare_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _clean_records() -> list[tuple[bytes, int]]:
@@ -86,8 +79,8 @@ def test_worker_waits_out_clickhouse_down_at_start_and_for_90_s_midstream(
     settings = kafka_settings.replace(
         store="server",
         state_dir=str(tmp_path / "own-stack"),
-        clickhouse_port=_spare_port(),
-        clickhouse_http_port=_spare_port(),
+        clickhouse_port=harness.spare_port(),
+        clickhouse_http_port=harness.spare_port(),
         partitions=4,
     )
     clickhouse = LocalClickHouse(settings)
