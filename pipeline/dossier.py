@@ -128,13 +128,18 @@ def order_key(ts_ms: int, event_id: str) -> str:
     return f"{ts_ms:013d}|{event_id}"
 
 
-def apply(state: DossierState, event: Event, is_document: IsDocument) -> bool:
+def apply(
+    state: DossierState, event: Event, is_document: IsDocument, ts_ms: int | None = None
+) -> bool:
     """Fold one event into ``state``; return whether anything changed.
 
     Only the facts behind the indicators are kept; other event types change nothing.
+    ``ts_ms`` is the event's ``occurred_at`` in epoch ms when the caller has it already.
     """
-    handler = _HANDLERS.get(type(event))
-    return handler(state, event, is_document) if handler else False
+    handler = HANDLERS.get(type(event))
+    if handler is None:
+        return False
+    return handler(state, event, event.ts_ms if ts_ms is None else ts_ms, is_document)
 
 
 def merge(into: DossierState, other: DossierState) -> bool:
@@ -196,8 +201,9 @@ def _add_feedback(state: DossierState, ts_ms: int, due_ms: int) -> bool:
     return True
 
 
-def _received(state: DossierState, event: DossierReceived, is_document: IsDocument) -> bool:
-    ts_ms = event.ts_ms
+def _received(
+    state: DossierState, event: DossierReceived, ts_ms: int, is_document: IsDocument
+) -> bool:
     key = order_key(ts_ms, event.event_id)
     if state.received_key and state.received_key <= key:
         return False
@@ -214,8 +220,7 @@ def _received(state: DossierState, event: DossierReceived, is_document: IsDocume
     return True
 
 
-def _completed(state: DossierState, event: DossierCompleted, _: IsDocument) -> bool:
-    ts_ms = event.ts_ms
+def _completed(state: DossierState, event: DossierCompleted, ts_ms: int, _: IsDocument) -> bool:
     key = order_key(ts_ms, event.event_id)
     if state.completed_key and state.completed_key <= key:
         return False
@@ -223,7 +228,7 @@ def _completed(state: DossierState, event: DossierCompleted, _: IsDocument) -> b
     return True
 
 
-def _digitized(state: DossierState, event: DossierDigitized, _: IsDocument) -> bool:
+def _digitized(state: DossierState, event: DossierDigitized, _ts_ms: int, _: IsDocument) -> bool:
     changed = False
     if event.components >= 1 and not state.digitized:
         state.digitized = 1
@@ -240,51 +245,59 @@ def _digitized(state: DossierState, event: DossierDigitized, _: IsDocument) -> b
     return changed
 
 
-def _synced(state: DossierState, _event: DossierSynced, _: IsDocument) -> bool:
+def _synced(state: DossierState, _event: DossierSynced, _ts_ms: int, _: IsDocument) -> bool:
     if state.synced:
         return False
     state.synced = 1
     return True
 
 
-def _result_issued(state: DossierState, event: DossierResultIssued, _: IsDocument) -> bool:
+def _result_issued(
+    state: DossierState, event: DossierResultIssued, ts_ms: int, _: IsDocument
+) -> bool:
     if not event.electronic:
         return False
-    changed = _keep_earliest(state, "e_result_ms", event.ts_ms)
+    changed = _keep_earliest(state, "e_result_ms", ts_ms)
     if not state.e_result:
         state.e_result = 1
         changed = True
     return changed
 
 
-def _payment(state: DossierState, event: PaymentSucceeded, _: IsDocument) -> bool:
+def _payment(state: DossierState, event: PaymentSucceeded, _ts_ms: int, _: IsDocument) -> bool:
     if event.method not in ONLINE_PAYMENT_METHODS or state.paid_online:
         return False
     state.paid_online = 1
     return True
 
 
-def _supplement(state: DossierState, event: DossierSupplementRequested, _: IsDocument) -> bool:
-    return _add_supplement(state, event.ts_ms)
+def _supplement(
+    state: DossierState, event: DossierSupplementRequested, ts_ms: int, _: IsDocument
+) -> bool:
+    return _add_supplement(state, ts_ms)
 
 
-def _rated(state: DossierState, event: DossierRated, _: IsDocument) -> bool:
-    return not event.satisfied and _keep_earliest(state, "dissatisfied_ms", event.ts_ms)
+def _rated(state: DossierState, event: DossierRated, ts_ms: int, _: IsDocument) -> bool:
+    return not event.satisfied and _keep_earliest(state, "dissatisfied_ms", ts_ms)
 
 
-def _feedback_received(state: DossierState, event: FeedbackReceived, _: IsDocument) -> bool:
-    return _add_feedback(state, event.ts_ms, to_ms(event.due_at))
+def _feedback_received(
+    state: DossierState, event: FeedbackReceived, ts_ms: int, _: IsDocument
+) -> bool:
+    return _add_feedback(state, ts_ms, to_ms(event.due_at))
 
 
-def _feedback_resolved(state: DossierState, event: FeedbackResolved, _: IsDocument) -> bool:
-    return _keep_earliest(state, "feedback_resolved_ms", event.ts_ms)
+def _feedback_resolved(
+    state: DossierState, event: FeedbackResolved, ts_ms: int, _: IsDocument
+) -> bool:
+    return _keep_earliest(state, "feedback_resolved_ms", ts_ms)
 
 
-def _feedback_rated(state: DossierState, event: FeedbackRated, _: IsDocument) -> bool:
-    return not event.satisfied and _keep_earliest(state, "feedback_dissatisfied_ms", event.ts_ms)
+def _feedback_rated(state: DossierState, event: FeedbackRated, ts_ms: int, _: IsDocument) -> bool:
+    return not event.satisfied and _keep_earliest(state, "feedback_dissatisfied_ms", ts_ms)
 
 
-_HANDLERS: dict[type, Callable[[DossierState, object, IsDocument], bool]] = {
+HANDLERS: dict[type, Callable[[DossierState, object, int, IsDocument], bool]] = {
     DossierReceived: _received,  # type: ignore[dict-item]
     DossierCompleted: _completed,  # type: ignore[dict-item]
     DossierDigitized: _digitized,  # type: ignore[dict-item]

@@ -39,7 +39,7 @@ from pipeline.events import (
     DossierReceived,
     FeedbackReceived,
     PaymentSucceeded,
-    decode_event,
+    decode_timed,
     to_ms,
 )
 from pipeline.reference import Reference
@@ -55,13 +55,36 @@ MAX_AHEAD_MS = DAY_MS
 
 
 def problem_of(
-    event: AnyEvent, reference: Reference, record_ms: int | None, late_horizon_days: int
+    event: AnyEvent,
+    reference: Reference,
+    record_ms: int | None,
+    late_horizon_days: int,
+    ts_ms: int | None = None,
 ) -> DecodeError | None:
     """The first problem of a decoded event (timing, then meaning), or None when it is acceptable.
 
-    ``record_ms`` is the message's Kafka record timestamp in epoch ms, or None when it has none.
+    ``record_ms`` is the message's Kafka record timestamp in epoch ms, or None when it has none;
+    ``ts_ms`` is the event's ``occurred_at`` in epoch ms when the caller has it already
+    (``pipeline.events.decode_timed``). The checks that pass cost a few comparisons and set
+    lookups; only a failing one builds its message.
     """
-    return timing_problem(event, record_ms, late_horizon_days) or meaning_problem(event, reference)
+    if ts_ms is None:
+        ts_ms = event.ts_ms
+    if record_ms is not None and (
+        record_ms - ts_ms > late_horizon_days * DAY_MS or ts_ms - record_ms > MAX_AHEAD_MS
+    ):
+        return timing_problem(event, record_ms, late_horizon_days)
+    if event.unit_code not in reference.unit_codes:
+        return _problem(event, UNKNOWN_UNIT, "unit_code", f"unknown unit {event.unit_code!r}")
+    if event.procedure_code not in reference.procedure_codes:
+        return _problem(
+            event,
+            UNKNOWN_PROCEDURE,
+            "procedure_code",
+            f"unknown procedure {event.procedure_code!r}",
+        )
+    value_problem = _VALUE_PROBLEMS.get(type(event))
+    return value_problem(event, ts_ms) if value_problem is not None else None
 
 
 def timing_problem(
@@ -91,26 +114,18 @@ def timing_problem(
 
 def meaning_problem(event: AnyEvent, reference: Reference) -> DecodeError | None:
     """Unknown unit or procedure, or values that cannot happen together; None when all is well."""
-    if event.unit_code not in reference.unit_codes:
-        return _problem(event, UNKNOWN_UNIT, "unit_code", f"unknown unit {event.unit_code!r}")
-    if event.procedure_code not in reference.procedure_codes:
-        return _problem(
-            event,
-            UNKNOWN_PROCEDURE,
-            "procedure_code",
-            f"unknown procedure {event.procedure_code!r}",
-        )
-    value_problem = _VALUE_PROBLEMS.get(type(event))
-    return value_problem(event) if value_problem is not None else None
+    return problem_of(event, reference, None, 0)
 
 
-def _due_before_occurred(event: DossierReceived | FeedbackReceived) -> DecodeError | None:
-    if to_ms(event.due_at) < event.ts_ms:
+def _due_before_occurred(
+    event: DossierReceived | FeedbackReceived, ts_ms: int
+) -> DecodeError | None:
+    if to_ms(event.due_at) < ts_ms:
         return _problem(event, IMPOSSIBLE_VALUE, "due_at", "due_at is before occurred_at")
     return None
 
 
-def _more_reused_than_components(event: DossierDigitized) -> DecodeError | None:
+def _more_reused_than_components(event: DossierDigitized, _ts_ms: int) -> DecodeError | None:
     if event.reused_components > event.components:
         return _problem(
             event,
@@ -121,13 +136,13 @@ def _more_reused_than_components(event: DossierDigitized) -> DecodeError | None:
     return None
 
 
-def _free_payment(event: PaymentSucceeded) -> DecodeError | None:
+def _free_payment(event: PaymentSucceeded, _ts_ms: int) -> DecodeError | None:
     if event.amount == 0:
         return _problem(event, IMPOSSIBLE_VALUE, "amount", "a successful payment of 0 VND")
     return None
 
 
-_VALUE_PROBLEMS: dict[type, Callable[[Any], DecodeError | None]] = {
+_VALUE_PROBLEMS: dict[type, Callable[[Any, int], DecodeError | None]] = {
     DossierReceived: _due_before_occurred,
     FeedbackReceived: _due_before_occurred,
     DossierDigitized: _more_reused_than_components,
@@ -151,7 +166,11 @@ def accept_event(
     raw: bytes | str, reference: Reference, record_ms: int | None, late_horizon_days: int
 ) -> AnyEvent:
     """Decode (contract) then validate (timing, meaning) one message; raises DecodeError only."""
-    return validate_event(decode_event(raw), reference, record_ms, late_horizon_days)
+    event, ts_ms = decode_timed(raw)
+    problem = problem_of(event, reference, record_ms, late_horizon_days, ts_ms)
+    if problem is not None:
+        raise problem
+    return event
 
 
 def record_ms_for(occurred_ms: int | None, now_ms: int) -> int:

@@ -506,3 +506,28 @@ def test_the_range_check_on_epoch_ms_agrees_with_comparing_datetimes(moment: dat
     else:
         with pytest.raises(DecodeError):
             decode_event(message)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.datetimes(
+        min_value=datetime(1900, 1, 2),
+        max_value=datetime(2200, 12, 30),
+        timezones=st.one_of(
+            st.integers(-24 * 60 + 1, 24 * 60 - 1).map(lambda m: timezone(timedelta(minutes=m))),
+            st.timezones(),
+            st.just(timezone(timedelta(hours=7, microseconds=500))),  # not a whole ms
+        ),
+    )
+)
+def test_to_ms_equals_subtracting_the_epoch(moment: datetime) -> None:
+    """The calendar arithmetic of ``to_ms`` is exact: the floored ms since the epoch."""
+    exact = (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+    assert to_ms(moment) == exact
+    assert to_ms(moment) == exact  # again, through the remembered offset
+
+
+def test_decode_timed_gives_the_time_the_event_says() -> None:
+    document = event_dict("dossier.synced", occurred_at="2024-06-03T08:15:42.5009+07:00")
+    event, ts_ms = events.decode_timed(raw(document))
+    assert ts_ms == to_ms(datetime(2024, 6, 3, 1, 15, 42, 500_000, tzinfo=UTC)) == event.ts_ms
