@@ -306,7 +306,12 @@ def new_group(label: str) -> str:
 
 
 def contender_rounds(
-    base: Settings, chdb_root: Path, days: int, rounds: int, naive_events: int
+    base: Settings,
+    chdb_root: Path,
+    days: int,
+    rounds: int,
+    naive_events: int,
+    only: set[str] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Pre-load the topics once; each round runs every contender with a fresh consumer group,
     rotating their order so that no contender always runs first (or last) on a warm machine."""
@@ -330,7 +335,7 @@ def contender_rounds(
             min(naive_events, total),
         ),  # fmt: skip
     }
-    names = list(contenders)
+    names = [name for name in contenders if only is None or name.split()[-1] in only]
     figures: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     for round_no in range(rounds):
         order = names[round_no % len(names) :] + names[: round_no % len(names)]
@@ -348,14 +353,15 @@ def contender_rounds(
 
 
 def print_table(figures: dict[str, list[dict[str, Any]]]) -> None:
-    worker = statistics.median(r["events_per_s"] for r in figures["chiso766 worker"])
+    runs_of_worker = figures.get("chiso766 worker") or [{"events_per_s": float("nan")}]
+    worker = statistics.median(r["events_per_s"] for r in runs_of_worker)
     print(f"\n{'contender':<24} {'events/s min':>13} {'median':>9} {'CPU-µs/event':>13} "
           f"{'worker / it':>11}")  # fmt: skip
     for name, runs in figures.items():
         rates = [r["events_per_s"] for r in runs]
         cpu = statistics.median(r["cpu_us_per_event"] for r in runs)
         median = statistics.median(rates)
-        print(f"{name:<24} {min(rates):>13,.0f} {median:>9,.0f} {cpu:>13.0f} "
+        print(f"{name:<24} {min(rates):>13,.0f} {median:>9,.0f} {cpu:>13.1f} "
               f"{worker / median:>10.2f}x")  # fmt: skip
 
 
@@ -373,6 +379,11 @@ def main() -> None:
     parser.add_argument(
         "--year", action="store_true", help="also stream a province-year for peak RSS"
     )
+    parser.add_argument(
+        "--only",
+        help="comma-separated contenders to run, by last word: decode,streams,worker,agent "
+        "(default: all; the ratios need worker, streams and decode)",
+    )
     args = parser.parse_args()
 
     base = Settings.resolve({"store": args.store})
@@ -386,7 +397,10 @@ def main() -> None:
     print(f"store: {args.store}; machine: {multiprocessing.cpu_count()} cores, "
           f"broker and ClickHouse on it")  # fmt: skip
 
-    print_table(contender_rounds(base, chdb_root, args.days, args.rounds, args.naive_events))
+    only = set(args.only.split(",")) if args.only else None
+    print_table(
+        contender_rounds(base, chdb_root, args.days, args.rounds, args.naive_events, only)
+    )
 
     if not args.skip_latency:
         settings = fresh(base, "latency", chdb_root)
