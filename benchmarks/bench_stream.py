@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import multiprocessing
+import os
 import statistics
 import subprocess
 import sys
@@ -48,18 +49,43 @@ def _peak_rss_mb() -> float:
     return float("nan")
 
 
+def _thread_cpu_s() -> dict[str, float]:
+    """CPU seconds of each thread of this process (user + system), keyed by ``name:tid``."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    found: dict[str, float] = {}
+    for task in Path("/proc/self/task").iterdir():
+        with contextlib.suppress(OSError):
+            text = (task / "stat").read_text()
+            name = text[text.index("(") + 1 : text.rindex(")")]
+            fields = text[text.rindex(")") + 2 :].split()
+            found[f"{name}:{task.name}"] = (int(fields[11]) + int(fields[12])) / ticks
+    return found
+
+
+def cpu_by_thread_kind(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """CPU seconds between two ``_thread_cpu_s`` readings, summed by thread name (chdb and
+    ClickHouse name their pools; Python threads are all ``python``)."""
+    kinds: dict[str, float] = {}
+    for key, seconds in after.items():
+        name = key.rpartition(":")[0]
+        kinds[name] = kinds.get(name, 0.0) + seconds - before.get(key, 0.0)
+    return {name: s for name, s in sorted(kinds.items(), key=lambda kv: -kv[1]) if s > 0}
+
+
 class Meter:
     """Events/s and CPU-µs per event of this process, from its first message to its last."""
 
     def __init__(self) -> None:
         self.messages = 0
         self._wall0 = self._cpu0 = 0.0
+        self._threads0: dict[str, float] = {}
         self._started = False
 
     def start(self) -> None:
         """Start the clocks (once): when the first messages arrive, before any work on them."""
         if not self._started:
             self._wall0, self._cpu0 = time.monotonic(), time.process_time()
+            self._threads0 = _thread_cpu_s()
             self._started = True
 
     def add(self, count: int) -> None:
@@ -69,8 +95,11 @@ class Meter:
     def figures(self, **extra: Any) -> dict[str, Any]:
         wall_s = max(time.monotonic() - self._wall0, 1e-9)
         cpu_s = time.process_time() - self._cpu0
+        per_event = 1e6 / max(self.messages, 1)
+        threads = cpu_by_thread_kind(self._threads0, _thread_cpu_s())
         return {"messages": self.messages, "events_per_s": self.messages / wall_s,
-                "cpu_us_per_event": cpu_s * 1e6 / max(self.messages, 1),
+                "cpu_us_per_event": cpu_s * per_event,
+                "cpu_us_by_thread": {name: s * per_event for name, s in threads.items()},
                 "peak_rss_mb": _peak_rss_mb(), **extra}  # fmt: skip
 
 
@@ -348,7 +377,11 @@ def contender_rounds(
                 else ""
             )
             print(f"  round {round_no + 1} {name:<24}: {last['events_per_s']:>9,.0f} events/s, "
-                  f"{last['cpu_us_per_event']:>5.0f} CPU-µs/event{batches}")  # fmt: skip
+                  f"{last['cpu_us_per_event']:>5.1f} CPU-µs/event{batches}")  # fmt: skip
+            threads = ", ".join(
+                f"{thread} {us:.1f}" for thread, us in list(last["cpu_us_by_thread"].items())[:6]
+            )
+            print(f"    CPU-µs/event by thread: {threads}")
     return figures
 
 
@@ -398,9 +431,7 @@ def main() -> None:
           f"broker and ClickHouse on it")  # fmt: skip
 
     only = set(args.only.split(",")) if args.only else None
-    print_table(
-        contender_rounds(base, chdb_root, args.days, args.rounds, args.naive_events, only)
-    )
+    print_table(contender_rounds(base, chdb_root, args.days, args.rounds, args.naive_events, only))
 
     if not args.skip_latency:
         settings = fresh(base, "latency", chdb_root)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import struct
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
 from clickhouse_driver import Client
@@ -45,8 +46,13 @@ class ServerStore:
         """Insert rows; raises RejectedRowsError when a row's values cannot be stored."""
         if not rows:
             return
+        width = len(columns)
+        columnar = set(map(len, rows)) == {width}
+        # Column lists spare the driver its own row-to-column transposition (a Python loop);
+        # rows of the wrong width go as rows, for the driver to refuse.
+        data = [list(map(itemgetter(i), rows)) for i in range(width)] if columnar else list(rows)
         try:
-            self._run(f"INSERT INTO {table} ({', '.join(columns)}) VALUES", rows)
+            self._run(f"INSERT INTO {table} ({', '.join(columns)}) VALUES", data, columnar)
         except SinkError as exc:
             if getattr(exc.__cause__, "code", None) in DATA_ERROR_CODES:
                 raise RejectedRowsError(str(exc)) from exc.__cause__
@@ -64,11 +70,11 @@ class ServerStore:
     def close(self) -> None:
         self._client.disconnect()
 
-    def _run(self, sql: str, rows: Sequence[Row] | None = None) -> Any:
+    def _run(self, sql: str, data: list[Any] | None = None, columnar: bool = False) -> Any:
         try:
-            if rows is None:
+            if data is None:
                 return self._client.execute(sql)
-            return self._client.execute(sql, list(rows))
+            return self._client.execute(sql, data, columnar=columnar)
         except _RETRYABLE as exc:
             self._client.disconnect()
             raise RetryableSinkError(f"ClickHouse at {self.address} unreachable: {exc}") from exc

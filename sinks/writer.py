@@ -58,18 +58,22 @@ class ResultWriter:
             "dossier_state", DOSSIER_STATE_COLUMNS, result.snapshots
         ):
             refused_dossiers[str(result.snapshots[index][_DOSSIER_ID])] = reason
-        archive: list[Row] = []
-        sources: list[str] = []
+        archive: Sequence[Row] = result.archive
+        sources: Sequence[str] = result.archive_sources
         refused: list[DeadLetter] = []
-        for row, source in zip(result.archive, result.archive_sources, strict=True):
-            dossier_refused = refused_dossiers.get(str(row[_EVENT_DOSSIER_ID]))
-            if dossier_refused is None:
-                archive.append(row)
-                sources.append(source)
-            else:
-                refused.append(
-                    _rejected(row, source, f"its dossier's state row: {dossier_refused}")
-                )
+        if refused_dossiers:  # rare: set aside the events of the refused dossiers
+            kept: list[Row] = []
+            kept_sources: list[str] = []
+            for row, source in zip(archive, sources, strict=True):
+                dossier_refused = refused_dossiers.get(str(row[_EVENT_DOSSIER_ID]))
+                if dossier_refused is None:
+                    kept.append(row)
+                    kept_sources.append(source)
+                else:
+                    refused.append(
+                        _rejected(row, source, f"its dossier's state row: {dossier_refused}")
+                    )
+            archive, sources = kept, kept_sources
         for index, reason in self._insert_isolating("events_raw", EVENT_COLUMNS, archive):
             refused.append(_rejected(archive[index], sources[index], reason))
         # ``result`` changes only once every insert went through: the worker calls ``write``

@@ -8,7 +8,7 @@ whole batches. So this consumer keeps Faust for what it is good at — the app, 
 agent that declares the subscription, group membership, rebalances, the commit loop — and goes
 beneath it for the hot loop:
 
-* a fetch (``records`` by partition, straight from aiokafka) becomes one list of ``Incoming``;
+* a fetch (``records`` by partition, straight from aiokafka) becomes one list of ``Message``;
 * the batch handler stores its rows in one store thread, so that while it waits out a
   ClickHouse outage (``streams/waiting.py``) the event loop goes on and the worker keeps its
   group membership and partitions;
@@ -36,11 +36,11 @@ import faust
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as aiokafka_driver
 
-from pipeline.processing import Incoming
+from pipeline.processing import Message
 
 log = logging.getLogger("chiso766.worker")
 
-FetchHandler = Callable[[Sequence[Incoming]], None]
+FetchHandler = Callable[[Sequence[Message]], None]
 """Stores one fetch's results (raises when it cannot); runs in a worker thread."""
 
 EXIT_STORE_FAILED = 70
@@ -87,9 +87,9 @@ class FetchBatchConsumer(aiokafka_driver.Consumer):
 
     async def _take(
         self, records: Any, active: Any
-    ) -> tuple[list[Incoming], list[tuple[Any, int, int]]]:
-        """The fetch as ``Incoming`` values, and per partition the offset range it covers."""
-        batch: list[Incoming] = []
+    ) -> tuple[list[Message], list[tuple[Any, int, int]]]:
+        """The fetch as ``Message`` tuples, and per partition the offset range it covers."""
+        batch: list[Message] = []
         spans: list[tuple[Any, int, int]] = []
         read_offset = self._read_offset
         buffered = self._buffered_partitions
@@ -108,8 +108,7 @@ class FetchBatchConsumer(aiokafka_driver.Consumer):
                 await self._add_gap(tp, last + 1, first_offset - 1)
             prefix = f"{tp.topic}[{tp.partition}]@"
             batch.extend(
-                Incoming(r.value, prefix + str(r.offset), _record_ms(r.timestamp))
-                for r in tp_records
+                (r.value, prefix + str(r.offset), _record_ms(r.timestamp)) for r in tp_records
             )
             last_offset = tp_records[-1].offset
             spans.append((tp, first_offset, last_offset))
@@ -122,7 +121,7 @@ class FetchBatchConsumer(aiokafka_driver.Consumer):
         loop: asyncio.AbstractEventLoop,
         executor: ThreadPoolExecutor,
         handle: FetchHandler,
-        batch: list[Incoming],
+        batch: list[Message],
     ) -> None:
         """Store the batch in the store thread. If storing fails for good, or the worker stops
         while a batch is still not stored after ``STOP_GRACE_S`` (the store is down), exit at

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import faust
 
-from pipeline.processing import BatchProcessor, BatchResult, DeadLetter, Incoming
+from pipeline.processing import BatchProcessor, BatchResult, DeadLetter, Message
 from pipeline.settings import Settings
 from streams.agents import add_batch_agent
 from streams.app import create_app, input_topic
@@ -60,7 +60,7 @@ class BatchPipeline:
         self.counters = counters or WorkerCounters()
         self.clock_ms = clock_ms
 
-    def __call__(self, messages: Sequence[Incoming]) -> None:
+    def __call__(self, messages: Sequence[Message]) -> None:
         result = self.processor.process(messages)
         self.store_batch(result, self.clock_ms())
         if self.refresh_aggregates is not None:
@@ -75,7 +75,7 @@ class BatchPipeline:
         if counters.keep_latencies:
             stored_s = time.time()
             counters.latencies_s.extend(
-                stored_s - m.timestamp_ms / 1000 for m in messages if m.timestamp_ms is not None
+                stored_s - record_ms / 1000 for _, _, record_ms in messages if record_ms is not None
             )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from pipeline.processing import BatchProcessor, BatchResult, DeadLetter, Incoming, processor_for
+from pipeline.processing import BatchProcessor, BatchResult, DeadLetter, processor_for
 from pipeline.reference import Reference
 from pipeline.replay.records import Record
 
@@ -61,12 +61,12 @@ def build_processor(
 
 
 def fold(processor: BatchProcessor, records: Sequence[Record]) -> BatchResult:
-    """Run one batch through the core: the only place a replay builds ``Incoming``.
+    """Run one batch through the core (a ``Record`` is the core's ``Message``).
 
     Each record carries its record time (Kafka timestamp, or the event's own time), against
     which the core judges lateness and far-future times.
     """
-    return processor.process([Incoming(raw, source, ts_ms) for raw, source, ts_ms in records])
+    return processor.process(records)
 
 
 def replay(
