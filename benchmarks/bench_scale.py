@@ -57,10 +57,10 @@ def run_shared_worker(
     first_s: list[float] = []
     handle = worker.app.fetch_handler
 
-    def noting_the_first_fetch(batch: Any) -> None:
+    def noting_the_first_fetch(batch: Any) -> object:
         if not first_s:
             first_s.append(time.time())
-        handle(batch)
+        return handle(batch)
 
     worker.app.fetch_handler = noting_the_first_fetch
 

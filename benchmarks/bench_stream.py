@@ -25,6 +25,7 @@ import argparse
 import contextlib
 import multiprocessing
 import os
+import queue
 import statistics
 import subprocess
 import sys
@@ -138,9 +139,9 @@ def metered_from_first_fetch(app: Any, meter: Meter) -> None:
     that fetch is measured too (the counters only move once a fetch is stored)."""
     handle = app.fetch_handler
 
-    def metered(batch: Any) -> None:
+    def metered(batch: Any) -> object:
         meter.start()
-        handle(batch)
+        return handle(batch)
 
     app.fetch_handler = metered
 
@@ -274,8 +275,15 @@ def in_child(target: Any, *args: Any, timeout_s: float = 3600) -> dict[str, Any]
     results = context.Queue()
     child = context.Process(target=target, args=(*args, results))
     child.start()
+    deadline = time.monotonic() + timeout_s
     try:
-        return results.get(timeout=timeout_s)
+        while True:
+            with contextlib.suppress(queue.Empty):
+                return results.get(timeout=1.0)
+            if not child.is_alive():  # it died (an import error, a crash) without a result
+                raise RuntimeError(f"{target.__name__} exited with code {child.exitcode}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{target.__name__} gave no result in {timeout_s:.0f} s")
     finally:
         child.join(timeout=60)
         if child.is_alive():

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from pipeline.errors import SinkError
@@ -553,17 +554,47 @@ def migrate(store: Store, database: str, up_to: int | None = None) -> list[int]:
     including ``up_to`` when given, for tests of upgrades); return those applied.
 
     Within one process migrations run one at a time (threads may share the embedded engine);
-    across processes each step tolerates a concurrent migrator (``Unless``, the copy-and-swap
-    of migration 3)."""
+    across processes too, through ``_migration_lock`` (two workers starting together on a new
+    namespace). Each step also tolerates a concurrent migrator (``Unless``, the copy-and-swap
+    of migration 3), for a lock taken over from a migrator that died."""
     with _MIGRATING:
-        return _migrate(store, database, up_to)
+        store.execute(f"CREATE DATABASE IF NOT EXISTS {database}")
+        with _migration_lock(store, database):
+            return _migrate(store, database, up_to)
 
 
 _MIGRATING = threading.Lock()
+_ALREADY_EXISTS = "Code: 57."
+"""ClickHouse's TABLE_ALREADY_EXISTS, as both engines' messages start."""
+
+
+@contextmanager
+def _migration_lock(store: Store, database: str, take_over_s: float = 300.0) -> Iterator[None]:
+    """Hold the database's migration lock: a table that only one ``CREATE TABLE`` can make.
+
+    Others wait for it to be dropped. One that waited ``take_over_s`` takes it over: its holder
+    died (no migration takes that long; the steps tolerate a rare overlap anyway).
+    """
+    lock = f"{database}.migration_lock"
+    deadline = time.monotonic() + take_over_s
+    while True:
+        try:
+            store.execute(f"CREATE TABLE {lock} (holder String) ENGINE = Memory")
+            break
+        except SinkError as exc:
+            if _ALREADY_EXISTS not in str(exc):
+                raise
+            if time.monotonic() > deadline:
+                store.execute(f"DROP TABLE IF EXISTS {lock}")
+                deadline = time.monotonic() + take_over_s
+            time.sleep(0.2)
+    try:
+        yield
+    finally:
+        store.execute(f"DROP TABLE IF EXISTS {lock}")
 
 
 def _migrate(store: Store, database: str, up_to: int | None) -> list[int]:
-    store.execute(f"CREATE DATABASE IF NOT EXISTS {database}")
     store.execute(
         f"CREATE TABLE IF NOT EXISTS {database}.schema_version "
         "(version UInt32, description String, applied_ms UInt64) ENGINE = MergeTree() ORDER BY version"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import struct
+import threading
 from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any
@@ -26,7 +27,7 @@ class ServerStore:
         # The driver logs every failed connection with its traceback before raising; we
         # classify and report the failure ourselves (``_run``), in one line.
         logging.getLogger("clickhouse_driver.connection").setLevel(logging.CRITICAL)
-        self._client = Client(
+        self._connect = lambda: Client(
             host=host,
             port=port,
             user=user,
@@ -35,6 +36,18 @@ class ServerStore:
             send_receive_timeout=120,
             settings={"use_numpy": False},
         )
+        self._local = threading.local()
+        self._clients: list[Client] = []
+
+    @property
+    def _client(self) -> Client:
+        """This thread's connection: a native-protocol connection runs one query at a time, and
+        the worker stores from one thread while it refreshes the aggregates from another."""
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = self._connect()
+            self._clients.append(client)
+        return client
 
     def execute(self, sql: str) -> None:
         self._run(sql)
@@ -68,7 +81,8 @@ class ServerStore:
         return str(self.query("SELECT version()")[0][0])
 
     def close(self) -> None:
-        self._client.disconnect()
+        for client in self._clients:
+            client.disconnect()
 
     def _run(self, sql: str, data: list[Any] | None = None, columnar: bool = False) -> Any:
         try:

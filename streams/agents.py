@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import faust
 
-from streams.consumer import FetchHandler, WorkerApp
+from streams.consumer import FetchHandler, FollowUp, WorkerApp
 
 MAX_BATCH = 20_000
 """Messages per fetch, and so per stored batch, at most (``broker_max_poll_records``)."""
 
 
-def add_batch_agent(app: WorkerApp, topic: faust.TopicT, handle: FetchHandler) -> None:
+def add_batch_agent(
+    app: WorkerApp, topic: faust.TopicT, handle: FetchHandler, follow_up: FollowUp
+) -> None:
     app.fetch_handler = handle
+    app.follow_up = follow_up
 
     @app.agent(topic, name="process-batches", concurrency=1)
     async def process_batches(stream: faust.StreamT) -> None:

@@ -12,8 +12,10 @@ beneath it for the hot loop:
 * the batch handler stores its rows in one store thread, so that while it waits out a
   ClickHouse outage (``streams/waiting.py``) the event loop goes on and the worker keeps its
   group membership and partitions;
+* the fetch's follow-up (the refresh of the aggregates) runs in a second thread, beside the
+  next fetches, for every fetch stored meanwhile at once (``FollowUps``);
 * only then are the fetch's offsets acked, as one contiguous range per partition, which Faust's
-  commit loop commits. Offsets therefore never move past rows that are not stored.
+  commit loop commits. Offsets therefore never move past rows that are not stored and counted.
 
 Rebalances: fetching stops while the flow is suspended (Faust's ``_wait_next_records``), and a
 batch that was in flight when the consumer generation changed is not acked: its partitions may
@@ -40,8 +42,13 @@ from pipeline.processing import Message
 
 log = logging.getLogger("chiso766.worker")
 
-FetchHandler = Callable[[Sequence[Message]], None]
-"""Stores one fetch's results (raises when it cannot); runs in a worker thread."""
+FetchHandler = Callable[[Sequence[Message]], object]
+"""Processes and stores one fetch (raises when it cannot); runs in the store thread. What it
+returns is handed to the follow-up."""
+FollowUp = Callable[[list[Any]], None]
+"""Finishes stored fetches, several at once (raises when it cannot); runs in its own thread."""
+MAX_PENDING_FOLLOW_UPS = 4
+"""Stored fetches whose follow-up has not finished; the consumer waits beyond this many."""
 
 EXIT_STORE_FAILED = 70
 EXIT_STOPPED_UNSTORED = 75
@@ -56,6 +63,7 @@ class FetchBatchConsumer(aiokafka_driver.Consumer):
         fetcher_should_stop = fetcher._stopped.is_set
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         loop = asyncio.get_running_loop()
+        follow_ups = FollowUps(loop, app.follow_up, self._ack_if_current, MAX_PENDING_FOLLOW_UPS)
         commit_every = self._commit_every
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
@@ -67,9 +75,8 @@ class FetchBatchConsumer(aiokafka_driver.Consumer):
                 generation = app.consumer_generation_id
                 batch, spans = await self._take(records, active)
                 if batch:
-                    await self._store(loop, executor, app.fetch_handler, batch)
-                    if generation == app.consumer_generation_id:
-                        self._ack_spans(spans)
+                    stored = await self._store(loop, executor, app.fetch_handler, batch)
+                    await follow_ups.add(stored, spans, generation, len(batch))
                 if commit_every is not None and self._n_acked >= commit_every:
                     self._n_acked = 0
                     await self.commit()
@@ -84,6 +91,7 @@ class FetchBatchConsumer(aiokafka_driver.Consumer):
         finally:
             self.diag.unset_flag(CONSUMER_FETCHING)
             executor.shutdown(wait=True)
+            await follow_ups.finish(STOP_GRACE_S)
 
     async def _take(
         self, records: Any, active: Any
@@ -122,18 +130,26 @@ class FetchBatchConsumer(aiokafka_driver.Consumer):
         executor: ThreadPoolExecutor,
         handle: FetchHandler,
         batch: list[Message],
-    ) -> None:
-        """Store the batch in the store thread. If storing fails for good, or the worker stops
-        while a batch is still not stored after ``STOP_GRACE_S`` (the store is down), exit at
-        once without acking it: it is read again after the restart."""
+    ) -> object:
+        """Store the batch in the store thread; return what the handler returned. If storing
+        fails for good, or the worker stops while a batch is still not stored after
+        ``STOP_GRACE_S`` (the store is down), exit at once without acking it: it is read again
+        after the restart."""
         stored = loop.run_in_executor(executor, handle, batch)
         try:
-            await asyncio.shield(stored)
+            return await asyncio.shield(stored)
         except asyncio.CancelledError:
             await _finish_or_exit(stored, len(batch))
             raise
         except Exception:
             _exit_unstored(len(batch), EXIT_STORE_FAILED, "could not be stored")
+            raise  # not reached: the process has exited
+
+    def _ack_if_current(self, spans: list[tuple[Any, int, int]], generation: int) -> None:
+        """Ack a finished fetch, unless a rebalance happened since it was fetched (its
+        partitions may be another worker's now, which reads it again)."""
+        if generation == self.app.consumer_generation_id:  # type: ignore[attr-defined]
+            self._ack_spans(spans)
 
     def _ack_spans(self, spans: list[tuple[Any, int, int]]) -> None:
         """Ack every offset of the stored fetch: Faust's commit loop commits the runs."""
@@ -153,7 +169,7 @@ def _record_ms(timestamp: int | None) -> int | None:
     return timestamp if timestamp is not None and timestamp >= 0 else None
 
 
-async def _finish_or_exit(stored: asyncio.Future[None], count: int) -> None:
+async def _finish_or_exit(stored: asyncio.Future[Any], count: int) -> None:
     """The worker is stopping: let the batch in hand be stored, or exit without committing it."""
     await asyncio.wait([stored], timeout=STOP_GRACE_S)
     if not stored.done() or stored.exception() is not None:
@@ -168,6 +184,74 @@ def _exit_unstored(count: int, code: int, what: str) -> None:
     os._exit(code)
 
 
+class FollowUps:
+    """Runs the follow-up of stored fetches in its own thread, all the fetches stored while the
+    previous run was busy in one call, in fetch order, and acks each fetch when its run is done.
+
+    ``add`` returns at once unless ``max_pending`` fetches wait, so the store thread goes on
+    with the next fetches meanwhile. A follow-up that fails exits the worker without acking (the
+    fetches are read again after the restart, like a batch that could not be stored).
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        follow_up: FollowUp | None,
+        ack: Callable[[list[tuple[Any, int, int]], int], None],
+        max_pending: int,
+    ) -> None:
+        self._loop = loop
+        self._follow_up = follow_up or (lambda _: None)
+        self._ack = ack
+        self._max_pending = max_pending
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="follow-up")
+        self._waiting: list[tuple[object, list[tuple[Any, int, int]], int, int]] = []
+        self._running: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    async def add(
+        self, stored: object, spans: list[tuple[Any, int, int]], generation: int, count: int
+    ) -> None:
+        self._waiting.append((stored, spans, generation, count))
+        if self._running is None:
+            self._start()
+        while len(self._waiting) >= self._max_pending and self._running is not None:
+            await asyncio.shield(self._running)
+
+    async def finish(self, grace_s: float) -> None:
+        """On stop: let the follow-ups in hand finish for up to ``grace_s``; fetches still
+        waiting are not acked (they are read again after the restart)."""
+        self._stopping = True
+        if self._running is not None:
+            await asyncio.wait([self._running], timeout=grace_s)
+        self._executor.shutdown(wait=False)
+
+    def _start(self) -> None:
+        fetches, self._waiting = self._waiting, []
+        self._running = self._loop.create_task(self._run(fetches))
+
+    async def _run(
+        self, fetches: list[tuple[object, list[tuple[Any, int, int]], int, int]]
+    ) -> None:
+        done = self._loop.run_in_executor(
+            self._executor, self._follow_up, [stored for stored, _, _, _ in fetches]
+        )
+        count = sum(n for _, _, _, n in fetches)
+        try:
+            await asyncio.shield(done)
+        except asyncio.CancelledError:
+            return  # stopping: not acked, read again after the restart
+        except Exception:
+            _exit_unstored(
+                count, EXIT_STORE_FAILED, "was stored but its aggregates could not be refreshed"
+            )
+        for _, spans, generation, _ in fetches:
+            self._ack(spans, generation)
+        self._running = None
+        if self._waiting and not self._stopping:
+            self._start()
+
+
 class FetchBatchTransport(aiokafka_driver.Transport):
     Consumer = FetchBatchConsumer
 
@@ -176,6 +260,7 @@ class WorkerApp(faust.App):
     """``faust.App`` whose consumer hands whole fetches to ``fetch_handler``."""
 
     fetch_handler: FetchHandler | None = None
+    follow_up: FollowUp | None = None
 
     def _new_transport(self) -> Any:
         return FetchBatchTransport(self.conf.broker_consumer, self)

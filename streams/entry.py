@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import faust
@@ -9,7 +10,7 @@ import faust
 from pipeline import broker
 from pipeline.directories import ensure_directory
 from pipeline.errors import RetryableSinkError, SinkError
-from pipeline.processing import BatchResult, processor_for
+from pipeline.processing import processor_for
 from pipeline.reference import Reference, load_reference
 from pipeline.settings import Settings
 from sinks import hourly, schema
@@ -58,8 +59,8 @@ def assemble(
     writer = ResultWriter(store, settings.database, max_attempts=1)
     database = settings.database
 
-    def refresh(result: BatchResult) -> None:
-        hourly.refresh_dossiers(store, database, result.snapshots)
+    def refresh(snapshots: Sequence[tuple[object, ...]]) -> None:
+        hourly.refresh_dossiers(store, database, snapshots)
 
     publisher = broker.DeadLetterPublisher(settings)
     processor = processor_for(reference, settings.late_horizon_days)
