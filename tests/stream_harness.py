@@ -15,11 +15,18 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Sequence
+from datetime import date
 from pathlib import Path
 
 from pipeline import broker
+from pipeline.generator.noise import Noise
+from pipeline.generator.profile import profile_named
+from pipeline.generator.stream import QUIET, generate_batches
+from pipeline.reference import load_reference
 from pipeline.settings import Settings
+from pipeline.validation import meaning_problem
 from sinks.server import ServerStore
+from tests.oracle import recompute
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -169,3 +176,32 @@ def spare_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+REFERENCE = load_reference()
+
+
+def emitted_records(
+    seed: int, days: int, profile: str, noise: Noise = QUIET
+) -> list[tuple[bytes, int]]:
+    """Generated days from 2024-06-03 as ``generate`` puts them on Kafka: each line with its
+    emission time (epoch ms) as the record timestamp, in emission order."""
+    batches = generate_batches(REFERENCE, seed=seed, start=date(2024, 6, 3), days=days,
+                               profile=profile_named(profile), noise=noise)  # fmt: skip
+    return [
+        (line.encode(), int(emitted_s * 1000))
+        for batch in batches
+        for emitted_s, line, _, _ in batch.items
+    ]
+
+
+def clean_expected(records: Sequence[tuple[bytes, int]]) -> list[dict[str, object]]:
+    """The independent recomputation's hourly rows of a stream without poison."""
+    result = recompute(
+        records,
+        units=REFERENCE.unit_codes,
+        result_is_document=REFERENCE.result_is_document,
+        semantic_check=lambda event: meaning_problem(event, REFERENCE),
+    )
+    assert not result.rejected, f"this stream should hold no poison: {result.rejected}"
+    return result.rows()

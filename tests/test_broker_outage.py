@@ -11,46 +11,25 @@ import random
 import re
 import subprocess
 import time
-from datetime import date
 from pathlib import Path
 
 import pytest
 
-from pipeline.generator.profile import profile_named
-from pipeline.generator.stream import generate_batches
-from pipeline.reference import load_reference
 from pipeline.settings import Settings
 from pipeline.stack.kafka import LocalKafka
-from pipeline.validation import meaning_problem
 from tests import stream_harness as harness
-from tests.oracle import recompute
 
 pytestmark = pytest.mark.integration
 
-REFERENCE = load_reference()
 OUTAGE_S = 40.0
 ESCAPE = re.compile(r"\x1b\[")
 
 
 def _lines() -> list[tuple[bytes, int]]:
-    """Two tiny days, each line with its emission time as the record timestamp."""
-    batches = generate_batches(REFERENCE, seed=913, start=date(2024, 6, 3), days=2,
-                               profile=profile_named("tiny"))  # fmt: skip
-    lines = [(line.encode(), emitted_s * 1000) for batch in batches
-             for emitted_s, line, _, _ in batch.items]  # fmt: skip
+    """Two tiny days, shuffled."""
+    lines = harness.emitted_records(seed=913, days=2, profile="tiny")
     random.Random(4).shuffle(lines)
     return lines
-
-
-def _expected(lines: list[tuple[bytes, int]]) -> list[dict[str, object]]:
-    result = recompute(
-        lines,
-        units=REFERENCE.unit_codes,
-        result_is_document=REFERENCE.result_is_document,
-        semantic_check=lambda event: meaning_problem(event, REFERENCE),
-    )
-    assert not result.rejected
-    return result.rows()
 
 
 def _wait_for(log: Path, needle: str, worker: subprocess.Popen[bytes], timeout_s: float) -> None:
@@ -107,4 +86,4 @@ def test_fresh_broker_start_is_clean_and_an_outage_is_a_few_lines(
     assert sum("down since" in line for line in new_lines) == 1, text
     assert sum("back after" in line for line in new_lines) == 1, text
     assert not ESCAPE.search(text)
-    assert harness.hourly_from_cli(settings) == _expected(lines)
+    assert harness.hourly_from_cli(settings) == harness.clean_expected(lines)

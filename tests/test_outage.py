@@ -11,46 +11,25 @@ import random
 import re
 import subprocess
 import time
-from datetime import date
 from pathlib import Path
 
 import pytest
 
 from pipeline import broker
-from pipeline.generator.profile import profile_named
-from pipeline.generator.stream import generate_batches
-from pipeline.reference import load_reference
 from pipeline.settings import Settings
 from pipeline.stack.clickhouse import LocalClickHouse
-from pipeline.validation import meaning_problem
 from tests import stream_harness as harness
-from tests.oracle import recompute
 
 pytestmark = pytest.mark.integration
 
-REFERENCE = load_reference()
 OUTAGE_S = 90.0
 
 
 def _clean_records() -> list[tuple[bytes, int]]:
-    """Three clean days, each line with its emission time as the record timestamp."""
-    batches = generate_batches(REFERENCE, seed=912, start=date(2024, 6, 3), days=3,
-                               profile=profile_named("small"))  # fmt: skip
-    records = [(line.encode(), emitted_s * 1000) for batch in batches
-               for emitted_s, line, _, _ in batch.items]  # fmt: skip
+    """Three clean days, shuffled."""
+    records = harness.emitted_records(seed=912, days=3, profile="small")
     random.Random(3).shuffle(records)
     return records
-
-
-def _expected(records: list[tuple[bytes, int]]) -> list[dict[str, object]]:
-    result = recompute(
-        records,
-        units=REFERENCE.unit_codes,
-        result_is_document=REFERENCE.result_is_document,
-        semantic_check=lambda event: meaning_problem(event, REFERENCE),
-    )
-    assert not result.rejected, "this stream is poison-free"
-    return result.rows()
 
 
 def _group_members(settings: Settings) -> set[str]:
@@ -128,6 +107,6 @@ def test_worker_waits_out_clickhouse_down_at_start_and_for_90_s_midstream(
     # Exact numbers: read back from the restarted server.
     clickhouse.up()
     try:
-        assert harness.hourly_from_cli(settings) == _expected(records)
+        assert harness.hourly_from_cli(settings) == harness.clean_expected(records)
     finally:
         clickhouse.down()

@@ -10,24 +10,16 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from datetime import date
 from pathlib import Path
 
 import pytest
 
 from pipeline.errors import SinkError
-from pipeline.generator.profile import profile_named
-from pipeline.generator.stream import generate_batches
-from pipeline.reference import load_reference
 from pipeline.settings import Settings
-from pipeline.validation import meaning_problem
 from sinks.loopback import READS_FILE, TOKEN_HEADER, find_reads, is_read
 from tests import stream_harness as harness
-from tests.oracle import recompute
 
 pytestmark = pytest.mark.integration
-
-REFERENCE = load_reference()
 
 
 def _post(url: str, sql: str, token: str) -> int:
@@ -47,17 +39,8 @@ def test_rates_in_a_second_process_read_through_the_running_worker(
     settings = kafka_settings.replace(
         store="embedded", chdb_path=str(tmp_path / "chdb"), partitions=2
     )
-    batches = generate_batches(REFERENCE, seed=5, start=date(2024, 6, 3), days=1,
-                               profile=profile_named("small"))  # fmt: skip
-    # History: each record stamped with its line's emission time.
-    lines = [(line.encode(), int(ts_s * 1000)) for batch in batches
-             for ts_s, line, _, _ in batch.items]  # fmt: skip
-    expected = recompute(
-        lines,
-        units=REFERENCE.unit_codes,
-        result_is_document=REFERENCE.result_is_document,
-        semantic_check=lambda event: meaning_problem(event, REFERENCE),
-    ).rows()
+    lines = harness.emitted_records(seed=5, days=1, profile="small")
+    expected = harness.clean_expected(lines)
     worker = harness.start_worker(settings, tmp_path / "worker.log")
     try:
         harness.produce(settings, lines, keying="dossier")

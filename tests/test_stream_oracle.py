@@ -15,14 +15,11 @@ import json
 import random
 import signal
 from collections import Counter
-from datetime import date
 from pathlib import Path
 
 import pytest
 
 from pipeline.generator.noise import Noise
-from pipeline.generator.profile import profile_named
-from pipeline.generator.stream import generate_batches
 from pipeline.reference import load_reference
 from pipeline.settings import Settings
 from pipeline.validation import meaning_problem
@@ -43,13 +40,9 @@ def noisy_records() -> list[tuple[bytes | None, int | None]]:
     """Five days of a small province, with every kind of mess, shuffled further; each line with
     its emission time as record timestamp, plus records judged by their time alone."""
     noise = Noise(duplicates=0.08, disorder=0.15, bad_fraction=0.03)
-    batches = generate_batches(REFERENCE, seed=766, start=date(2024, 6, 3), days=5,
-                               profile=profile_named("small"), noise=noise)  # fmt: skip
-    records: list[tuple[bytes | None, int | None]] = [
-        (line.encode(), emitted_s * 1000)
-        for batch in batches
-        for emitted_s, line, _, _ in batch.items
-    ]
+    records: list[tuple[bytes | None, int | None]] = list(
+        harness.emitted_records(seed=766, days=5, profile="small", noise=noise)
+    )
     received = [raw for raw, _ in records if raw and b'"dossier.received"' in raw][:40]
     for number, raw in enumerate(received):
         event = json.loads(raw)
