@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -121,7 +122,11 @@ class FetchBatchConsumer(aiokafka_driver.Consumer):
             last_offset = tp_records[-1].offset
             spans.append((tp, first_offset, last_offset))
             read_offset[tp] = last_offset
-            self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+            monitor = self.app.monitor
+            monitor.track_tp_end_offset(tp, self.highwater(tp))
+            # What Faust's stream would note per event: its health check (every few minutes,
+            # while a partition has a backlog) logs an error for a partition without it.
+            monitor.stream_inbound_time[tp] = time.monotonic()
         return batch, spans
 
     async def _store(
