@@ -300,7 +300,7 @@ def wait_until_worker_joined(settings: Settings, timeout_s: float = 300) -> None
     try:
         while time.monotonic() < deadline:
             described = admin.describe_groups([group])[group]
-            if described["state"] == "Stable" and described["members"]:
+            if described["group_state"] == "Stable" and described["members"]:
                 time.sleep(2)  # the first fetch request after the assignment
                 return
             time.sleep(0.5)
@@ -469,13 +469,16 @@ def main() -> None:
         broker.ensure_topics(settings)
         results: dict[str, Any] = {}
         runner = threading.Thread(
-            target=lambda: results.update(in_child(run_worker, settings, None, len(messages), True))
+            target=lambda: results.update(
+                in_child(run_worker, settings, None, len(messages), True)
+            ),
+            daemon=True,  # an error in this thread must not leave the run waiting on the worker
         )
         runner.start()
         wait_until_worker_joined(settings)  # the clock starts when the worker can consume
         produce_paced(settings, messages, args.latency_rate)
         runner.join()
-        print(f"\nlatency        : p50 {results['p50_s']:.2f} s, p99 {results['p99_s']:.2f} s at "
+        print(f"\nlatency        : {results['batches']} batches; p50 {results['p50_s']:.2f} s, p99 {results['p99_s']:.2f} s at "
               f"{args.latency_rate:,} events/s for {args.latency_seconds} s (produce -> rows stored)")  # fmt: skip
 
     if args.year:
