@@ -1,43 +1,63 @@
-"""Keep ``hourly_counts`` equal to what ``indicator_hourly`` (the merge-at-read view) would say.
+"""Keep ``hourly_counts`` equal to what ``indicator_hourly`` (the merge-at-read view) would say,
+and its roll-ups ``daily_counts`` and ``monthly_counts`` equal to its sums per day and month.
 
 Readers take ``hourly_counts FINAL WHERE denominator > 0``: absolute totals of every (unit,
-indicator, hour) bucket, the row with the highest ``version`` winning. Two ways to write them:
+indicator, hour) bucket, the row with the highest ``version`` winning; ``daily_counts`` and
+``monthly_counts`` hold the same per (unit, indicator, Vietnam day) and (..., month), read the
+same way, so that a month or a year costs tens of rows per unit instead of every hour. Two ways
+to write them:
 
 ``refresh_dossiers`` (the worker, after each stored batch) recomputes only the buckets that the
 batch's dossiers may have changed:
 
 1. Copy the batch's snapshots into ``snapshots_by_dossier`` (``dossier_state`` again, in small
-   granules by dossier id), read every snapshot of those dossiers from it and merge them: this gives each dossier's current bucket and every bucket it was ever counted in
-   (the units and hours of all its receptions, the hours of all its completions). A dossier can
-   leave a bucket (an earlier reception moves it to another hour or unit); the bucket it left
-   is among those, so it is recomputed and may get a zero row. A snapshot that came without a
-   reception (the worker's cache had evicted the dossier) is merged with the stored reception
-   the same way.
+   granules by dossier id), read every snapshot of those dossiers from it and merge them: this
+   gives each dossier's current bucket and every bucket it was ever counted in (the units and
+   hours of all its receptions, the hours of all its completions). A dossier can leave a bucket
+   (an earlier reception moves it to another hour or unit); the bucket it left is among those,
+   so it is recomputed and may get a zero row. A snapshot that came without a reception (the
+   worker's cache had evicted the dossier) is merged with the stored reception the same way.
 2. Add the dossiers' current buckets to ``dossier_buckets`` (the index of which dossiers were
    ever counted in a bucket; rows are never removed, stale ones are filtered in step 4).
 3. Take the version (below).
-4. For every affected bucket, merge all dossiers the index lists for it and count those whose
-   current bucket it is, with the indicator SQL of the view (``schema.COUNTS_SELECT``). Buckets
-   that end up empty are written as zero rows.
+4. For every (unit, day) holding an affected bucket, merge all dossiers the index lists in any
+   hour of that day and count those whose current bucket is in it, with the indicator SQL of
+   the view (``schema.COUNTS_SELECT``). That gives the affected buckets' totals (written to
+   ``hourly_counts``; buckets that end up empty as zero rows) and the day's totals (written to
+   ``daily_counts``, every indicator, zeros included): a day is just a larger bucket.
+5. Take a second version, then recompute the (unit, month) totals of the affected days from
+   ``daily_counts FINAL`` and write them to ``monthly_counts``.
 
-The work is proportional to the batch's dossiers and their buckets' neighbours, never to the
-history: every read is a primary-key range of ``snapshots_by_dossier`` or ``dossier_buckets``.
+The work is proportional to the batch's dossiers and the dossiers of their units' days, never
+to the history: every read is a primary-key range of ``snapshots_by_dossier`` or
+``dossier_buckets``, and the monthly sums read one month partition of ``daily_counts`` (tens
+of rows per unit).
 
 Why the newest version is always right, with several workers and in any order: the version is
 the wall clock in epoch nanoseconds (strictly increasing within a process), taken *after* the
 batch's snapshots and index rows are stored and *before* the recomputing read starts. Take the
-recomputation R of a bucket with the highest version v. Every batch B that can change the
-bucket recomputes it itself, with a version taken after B's rows were stored; that version is
-at most v, so B's rows were stored before R's read began and R saw them. R therefore saw every
-snapshot and index row that matter, and computed the exact totals (the index lists every
-dossier currently in the bucket: the batch that last stored a snapshot of a dossier reads it
-after that store, so it sees the dossier's final bucket and indexes it). Re-processing a batch
-after a crash or a restart stores the same facts again and recomputes again: idempotent.
-Workers on several hosts need clocks synchronised (NTP) well within the time between a batch
-being stored and its recomputation starting.
+recomputation R of a bucket (an hour or a day) with the highest version v. Every batch B that
+can change the bucket recomputes it itself, with a version taken after B's rows were stored;
+that version is at most v, so B's rows were stored before R's read began and R saw them. R
+therefore saw every snapshot and index row that matter, and computed the exact totals (the
+index lists every dossier currently in the bucket: the batch that last stored a snapshot of a
+dossier reads it after that store, so it sees the dossier's final bucket and indexes it; a day
+is the union of its hours, so its candidates are those of its hours).
+
+The months follow by the same argument one level up. Take the monthly recomputation M of a
+(unit, month) with the highest version m. The row of each of its days that finally wins in
+``daily_counts`` (the exact one, by the above) was written by some batch B, which then
+recomputed the month with a version taken after that row was stored; that version is at most
+m, so the row was stored before M's read began, and ``FINAL`` gave M that row (it has the
+highest version of its day). M therefore summed the exact days. Re-processing a batch after a
+crash or a restart stores the same facts again and recomputes again: idempotent. Workers on
+several hosts need clocks synchronised (NTP) well within the time between a batch being stored
+and its recomputation starting.
 
 ``refresh_all`` recomputes everything from the view (slow, exact): for loads that bypass the
-worker.
+worker. Its days are summed from ``hourly_counts FINAL`` and its months from ``daily_counts
+FINAL``, each with a version taken after the level below was stored (the argument above with
+one writer of everything).
 """
 
 from __future__ import annotations
@@ -45,6 +65,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from datetime import date, timedelta
 from typing import TypeVar
 
 from pipeline.errors import RetryableSinkError
@@ -62,16 +83,30 @@ RECEIVED = "received"
 COMPLETED = "completed"
 ANCHOR_INDICATORS = {RECEIVED: RECEIVED_INDICATORS, COMPLETED: COMPLETED_INDICATORS}
 ANCHOR_OF = {i: anchor for anchor, indicators in ANCHOR_INDICATORS.items() for i in indicators}
+INDICATORS = RECEIVED_INDICATORS + COMPLETED_INDICATORS
 INDEX_COLUMNS = ("unit_code", "bucket_start", "anchor", "dossier_id")
 COUNT_COLUMNS = ("unit_code", "indicator", "bucket_start", "numerator", "denominator", "version")
+DAY_COLUMNS = ("unit_code", "indicator", "day", "numerator", "denominator", "version")
+MONTH_COLUMNS = ("unit_code", "indicator", "month", "numerator", "denominator", "version")
 
 IDS_PER_QUERY = 2_000
 """Dossier ids per lookup (keeps each SQL text well under ClickHouse's 256 KiB query limit)."""
-BUCKETS_PER_QUERY = 1_000
+DAYS_PER_QUERY = 300
+"""(unit, day) pairs per recount (their hours are listed too: at most 24 per distinct day)."""
+MONTHS_PER_QUERY = 1_000
+
+VIETNAM_OFFSET_S = 7 * 3600
+"""Asia/Ho_Chi_Minh is UTC+7 all year (no daylight saving): days and months are plain
+arithmetic on epoch seconds, the same as ClickHouse's ``toDate(bucket_start, TZ)``."""
+DAY_S = 86_400
 
 T = TypeVar("T")
 Bucket = tuple[str, int, str]
 """(unit_code, bucket_start in epoch seconds, anchor)."""
+Day = tuple[str, int]
+"""(unit_code, Vietnam day number: days since 1970-01-01, the value of a ClickHouse Date)."""
+Month = tuple[str, date]
+"""(unit_code, the first day of the month)."""
 
 
 class VersionClock:
@@ -91,11 +126,23 @@ class VersionClock:
 VERSIONS = VersionClock()
 
 
+def day_number(epoch_s: int) -> int:
+    """The Vietnam day of a moment, as days since 1970-01-01 (a ClickHouse Date's value)."""
+    return (epoch_s + VIETNAM_OFFSET_S) // DAY_S
+
+
+def date_of(day: int) -> date:
+    return EPOCH_DAY + timedelta(days=day)
+
+
+EPOCH_DAY = date(1970, 1, 1)
+
+
 def refresh_dossiers(
     store: Store, database: str, snapshots: Sequence[Row], versions: VersionClock = VERSIONS
 ) -> int:
-    """Rewrite every bucket that a stored batch's snapshots (``dossier_state`` rows) may have
-    changed.
+    """Rewrite every bucket, day and month that a stored batch's snapshots (``dossier_state``
+    rows) may have changed.
 
     Call it after the snapshots are stored. Returns how many (unit, indicator, hour) rows were
     written. Raises what the store raises; calling it again is always safe.
@@ -112,11 +159,22 @@ def refresh_dossiers(
         buckets.update(touched)
     store.insert(f"{database}.dossier_buckets", INDEX_COLUMNS, index_rows)
     version = versions.next()
+    by_day: dict[Day, list[Bucket]] = {}
+    for bucket in sorted(buckets):
+        by_day.setdefault((bucket[0], day_number(bucket[1])), []).append(bucket)
     written = 0
-    for bucket_chunk in _chunks(sorted(buckets), BUCKETS_PER_QUERY):
-        rows_out = _recount(store, database, bucket_chunk, version)
-        store.insert(f"{database}.hourly_counts", COUNT_COLUMNS, rows_out)
-        written += len(rows_out)
+    for day_chunk in _chunks(sorted(by_day), DAYS_PER_QUERY):
+        hours = _recount_days(store, database, day_chunk)
+        touched_here = [b for d in day_chunk for b in by_day[d]]
+        hourly_out = _hour_rows(hours, touched_here, version)
+        store.insert(f"{database}.hourly_counts", COUNT_COLUMNS, hourly_out)
+        store.insert(f"{database}.daily_counts", DAY_COLUMNS, _day_rows(hours, day_chunk, version))
+        written += len(hourly_out)
+    months = sorted({(unit, _month_of(day)) for unit, day in by_day})
+    month_version = versions.next()  # after every day row of the batch is stored
+    for month_chunk in _chunks(months, MONTHS_PER_QUERY):
+        rows_out = _recount_months(store, database, month_chunk, month_version)
+        store.insert(f"{database}.monthly_counts", MONTH_COLUMNS, rows_out)
     return written
 
 
@@ -173,19 +231,26 @@ def _positions(
     return index, touched
 
 
-def _recount(
-    store: Store, database: str, buckets: Sequence[Bucket], version: int
-) -> list[tuple[str, str, int, int, int, int]]:
-    """Absolute totals of the buckets (zero rows included), stamped with ``version``."""
-    keys = ", ".join(f"({_quote(u)}, {s}, {_quote(a)})" for u, s, a in buckets)
-    units = _quoted_list(sorted({u for u, _, _ in buckets}))
-    hours = ", ".join(str(s) for s in sorted({s for _, s, _ in buckets}))
+HourTotals = dict[tuple[str, str, int], tuple[int, int]]
+"""(unit_code, indicator, bucket_start in epoch seconds) -> (numerator, denominator)."""
+
+
+def _recount_days(store: Store, database: str, days: Sequence[Day]) -> HourTotals:
+    """Every hour's totals of the (unit, day)s, from the merged state of all dossiers the index
+    lists anywhere in those days (the hours without dossiers are absent)."""
+    keys = ", ".join(f"({_quote(u)}, {d})" for u, d in days)
+    units = _quoted_list(sorted({u for u, _ in days}))
+    hours = ", ".join(
+        str(d * DAY_S - VIETNAM_OFFSET_S + h * 3600)
+        for d in sorted({d for _, d in days})
+        for h in range(24)
+    )
     # ``bucket_start IN`` on the first key column is what lets every engine (18.16 too) read
-    # only the granules of those hours; the tuple then picks the exact buckets.
+    # only the granules of those hours; the tuple then picks the exact days.
     candidates = (
         f"SELECT dossier_id FROM {database}.dossier_buckets "
         f"WHERE bucket_start IN ({hours}) AND unit_code IN ({units}) "
-        f"AND (unit_code, bucket_start, anchor) IN ({keys})"
+        f"AND (unit_code, intDiv(toUInt32(bucket_start) + {VIETNAM_OFFSET_S}, {DAY_S})) IN ({keys})"
     )
     merged = (
         "("
@@ -198,22 +263,76 @@ def _recount(
     rows = store.query(
         f"SELECT unit_code, indicator, toUInt32(bucket_start), numerator, denominator FROM ({counts})"
     )
-    # A candidate may have moved to a bucket outside this chunk: only its counts here are whole.
-    wanted = set(buckets)
-    totals = {
+    # A candidate may have moved to a day outside this chunk: only the counts here are whole.
+    wanted = set(days)
+    return {
         (str(u), str(i), int(s)): (int(n), int(d))
         for u, i, s, n, d in rows
-        if (u, int(s), ANCHOR_OF[i]) in wanted
+        if (u, day_number(int(s))) in wanted
     }
+
+
+def _hour_rows(
+    hours: HourTotals, buckets: Sequence[Bucket], version: int
+) -> list[tuple[str, str, int, int, int, int]]:
+    """Absolute totals of the buckets (zero rows included), stamped with ``version``."""
     return [
-        (unit, indicator, start_s, *totals.get((unit, indicator, start_s), (0, 0)), version)
+        (unit, indicator, start_s, *hours.get((unit, indicator, start_s), (0, 0)), version)
         for unit, start_s, anchor in buckets
         for indicator in ANCHOR_INDICATORS[anchor]
     ]
 
 
+def _day_rows(
+    hours: HourTotals, days: Sequence[Day], version: int
+) -> list[tuple[str, str, date, int, int, int]]:
+    """Each day's totals per indicator (zero rows for indicators without dossiers)."""
+    sums = {(unit, day, indicator): [0, 0] for unit, day in days for indicator in INDICATORS}
+    for (unit, indicator, start_s), (numerator, denominator) in hours.items():
+        total = sums[(unit, day_number(start_s), indicator)]
+        total[0] += numerator
+        total[1] += denominator
+    return [
+        (unit, indicator, date_of(day), numerator, denominator, version)
+        for (unit, day, indicator), (numerator, denominator) in sums.items()
+    ]
+
+
+def _month_of(day: int) -> date:
+    return date_of(day).replace(day=1)
+
+
+def _recount_months(
+    store: Store, database: str, months: Sequence[Month], version: int
+) -> list[tuple[str, str, date, int, int, int]]:
+    """The months' totals per indicator from ``daily_counts FINAL`` (zero rows included)."""
+    first = min(m for _, m in months)
+    last = max(m for _, m in months)
+    after_last = (last + timedelta(days=31)).replace(day=1)
+    keys = ", ".join(f"({_quote(u)}, '{m.isoformat()}')" for u, m in months)
+    units = _quoted_list(sorted({u for u, _ in months}))
+    rows = store.query(
+        f"""SELECT unit_code, indicator, toString(month), sum(numerator), sum(denominator)
+            FROM (SELECT unit_code, indicator, toStartOfMonth(day) AS month, numerator,
+                         denominator
+                  FROM {database}.daily_counts FINAL
+                  WHERE unit_code IN ({units})
+                    AND day >= toDate('{first.isoformat()}')
+                    AND day < toDate('{after_last.isoformat()}'))
+            WHERE (unit_code, toString(month)) IN ({keys})
+            GROUP BY unit_code, indicator, month"""
+    )
+    totals = {(str(u), str(i), str(m)): (int(n), int(d)) for u, i, m, n, d in rows}
+    return [
+        (unit, indicator, month, *totals.get((unit, indicator, month.isoformat()), (0, 0)), version)
+        for unit, month in months
+        for indicator in INDICATORS
+    ]
+
+
 def refresh_all(store: Store, database: str) -> None:
-    """Rebuild the index and rewrite every bucket of ``hourly_counts`` from the view (slow, exact).
+    """Rebuild the index and rewrite every bucket of ``hourly_counts`` from the view, then every
+    day and month from the level below (slow, exact).
 
     For data stored without the worker's incremental refresh (bulk loads, benchmarks).
     """
@@ -230,16 +349,48 @@ def refresh_all(store: Store, database: str) -> None:
                        '{anchor}', dossier_id
                 FROM {database}.dossier_merged {where}"""
         )
+    _rewrite(
+        store,
+        f"{database}.hourly_counts",
+        COUNT_COLUMNS,
+        f"""SELECT unit_code, indicator, bucket_start, numerator AS n, denominator AS d
+            FROM {database}.indicator_hourly""",
+    )
+    _rewrite(
+        store,
+        f"{database}.daily_counts",
+        DAY_COLUMNS,
+        f"""SELECT unit_code, indicator, day, sum(numerator) AS n, sum(denominator) AS d
+            FROM (SELECT unit_code, indicator, toDate(bucket_start, '{TZ}') AS day,
+                         numerator, denominator
+                  FROM {database}.hourly_counts FINAL)
+            GROUP BY unit_code, indicator, day""",
+    )
+    _rewrite(
+        store,
+        f"{database}.monthly_counts",
+        MONTH_COLUMNS,
+        f"""SELECT unit_code, indicator, month, sum(numerator) AS n, sum(denominator) AS d
+            FROM (SELECT unit_code, indicator, toStartOfMonth(day) AS month,
+                         numerator, denominator
+                  FROM {database}.daily_counts FINAL)
+            GROUP BY unit_code, indicator, month""",
+    )
+
+
+def _rewrite(store: Store, table: str, columns: Sequence[str], source: str) -> None:
+    """Every row of ``source`` (the table's key columns, ``n``, ``d``) into ``table`` with a new
+    version, taken after whatever ``source`` reads was stored; zero rows for the table's other
+    non-empty keys."""
     version = VERSIONS.next()
+    key = ", ".join(columns[:3])
     store.execute(
-        f"""INSERT INTO {database}.hourly_counts ({", ".join(COUNT_COLUMNS)})
-            SELECT unit_code, indicator, bucket_start, numerator, denominator, {version}
-            FROM {database}.indicator_hourly"""
+        f"""INSERT INTO {table} ({", ".join(columns)})
+            SELECT {key}, n, d, {version} FROM ({source})"""
     )
     store.execute(
-        f"""INSERT INTO {database}.hourly_counts ({", ".join(COUNT_COLUMNS)})
-            SELECT unit_code, indicator, bucket_start, 0, 0, {version}
-            FROM {database}.hourly_counts FINAL
+        f"""INSERT INTO {table} ({", ".join(columns)})
+            SELECT {key}, 0, 0, {version} FROM {table} FINAL
             WHERE version < {version} AND denominator > 0"""
     )
 
