@@ -44,13 +44,11 @@ def rate_columns(
     )
 
 
-def rates_stat(title: str, description: str, where: str, width: int = 24) -> Panel:
-    """One value per indicator: sum(num) / sum(den) over the buckets matching ``where``."""
+def rates_stat(title: str, description: str, where: str = "", width: int = 24) -> Panel:
+    """One value per indicator: sum(num) / sum(den) over [from, to) of the units matching
+    ``where``."""
     columns = [f"{sql.rate(i.id)} AS {i.id}" for i in INDICATOR_LIST]
-    query = (
-        "SELECT\n  " + ",\n  ".join(columns) + "\n"
-        f"FROM {sql.HOURLY}\nWHERE denominator > 0 AND {where}"
-    )
+    query = "SELECT\n  " + ",\n  ".join(columns) + f"\nFROM {sql.counts(sql.FROM, sql.TO, where)}"
     return Panel(
         "stat",
         title,
@@ -77,7 +75,7 @@ def ranking_table(
         f"FROM (SELECT code, name FROM {sql.UNITS} WHERE {units_where}) AS named\n"
         "ANY LEFT JOIN (\n"
         f"  SELECT code,\n    {inner}\n"
-        f"  FROM ({sql.rolled_totals(sql.in_range(sql.FROM, sql.TO), depth, units_where)})\n"
+        f"  FROM ({sql.rolled_totals(depth, units_where)})\n"
         "  GROUP BY code\n"
         ") AS scored USING code\n"
         "ORDER BY points DESC, unit_code"
@@ -115,6 +113,7 @@ class _GroupPoints:
 
 
 def _group_points(where: str) -> _GroupPoints:
+    """Over [from, to), of the units matching ``where`` ("" for all)."""
     names, points, available, maxima = [], [], [], []
     for group in GROUPS:
         items = counted_items(group)
@@ -127,7 +126,7 @@ def _group_points(where: str) -> _GroupPoints:
         f"{sql.count(i.id, 'numerator')} AS n_{i.id}, {sql.count(i.id)} AS d_{i.id}"
         for i in INDICATOR_LIST
     )
-    source = f"SELECT {sums} FROM {sql.HOURLY} WHERE denominator > 0 AND {where}"
+    source = f"SELECT {sums} FROM {sql.counts(sql.FROM, sql.TO, where)}"
     return _GroupPoints(source, tuple(names), tuple(points), tuple(available), tuple(maxima))
 
 

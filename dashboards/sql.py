@@ -1,11 +1,15 @@
 """SQL pieces the panels share, in the subset ClickHouse 18.16 and current ClickHouse both run.
 
-Every number comes from ``${db}.hourly_counts FINAL WHERE denominator > 0``; a rate is always
-``sum(numerator) / sum(denominator)`` (NULL on an empty denominator), never a mean of rates.
-Time bounds use the plugin's ``$__fromTime`` / ``$__toTime`` with a half-open range
-``[from, to)`` on the hour buckets, the same range ``chiso766 rates`` sums (``$__timeFilter``
-would include a bucket that starts exactly at ``to``). Units roll up through the ``units``
-table: a unit's counts are those of every leaf unit in its subtree.
+Every number comes from the hour buckets of ``${db}.hourly_counts FINAL WHERE denominator >
+0``; a rate is always ``sum(numerator) / sum(denominator)`` (NULL on an empty denominator),
+never a mean of rates. Time bounds use the plugin's ``$__fromTime`` / ``$__toTime`` with a
+half-open range ``[from, to)`` on the hour buckets, the same range ``chiso766 rates`` sums
+(``$__timeFilter`` would include a bucket that starts exactly at ``to``). A range of days or
+more reads its whole months from ``monthly_counts`` and its other whole days from
+``daily_counts`` (the worker keeps both equal to the sums of their hours), and only the hours
+of its partial first and last days from ``hourly_counts`` (``counts``): the same sums, from
+tens of rows per unit instead of every hour. Units roll up through the ``units`` table: a
+unit's counts are those of every leaf unit in its subtree.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from dashboards.indicators import Indicator, points_if_empty
 TZ = "Asia/Ho_Chi_Minh"
 DB = "${db}"
 HOURLY = f"{DB}.hourly_counts FINAL"
+DAILY = f"{DB}.daily_counts FINAL"
+MONTHLY = f"{DB}.monthly_counts FINAL"
 UNITS = f"{DB}.units FINAL"
 WEEK_S = 7 * 86400
 FROM, TO = "$__fromTime", "$__toTime"
@@ -59,15 +65,74 @@ def points(indicator: Indicator, num: str, den: str) -> str:
     return f"if({den} = 0, {points_if_empty(rule)}, round(greatest(0., {value}), 2))"
 
 
-def leaf_totals(where: str) -> str:
-    """Per leaf unit and indicator: counts ``n`` / ``d`` summed over the buckets matching ``where``.
+def counts(
+    start: str,
+    end: str,
+    where: str = "",
+    spans: Sequence[str] = ("month", "day", "hour"),
+    coarse_if: str = "",
+) -> str:
+    """A relation (``unit_code``, ``indicator``, ``numerator``, ``denominator``,
+    ``span_start``) whose rows hold exactly the counts of the hour buckets in [start, end)
+    matching ``where`` (a condition on unit and indicator), each from the coarsest table that
+    fits: the whole months of the range (``spans`` with ``month``), its other whole days
+    (``day``), and the hours of its partial first and last days. ``span_start`` is the epoch
+    second the row's month, day or hour starts (Vietnam time). ``coarse_if``: an SQL condition
+    (say on ``$__interval_s``) without which everything is read per hour.
+
+    ``start`` and ``end`` are SQL DateTime expressions; a range inside one day reads hours only.
+    Every condition on a table's time column compares it with a constant expression, so that
+    ClickHouse 18.16 too reads only the partitions and granules of the range (a constant
+    ``coarse_if`` in an ``OR`` would make it read all of them): without ``coarse_if`` the whole
+    days end where they start.
+    """
+    cond = f" AND {where}" if where else ""
+    first_day = f"toDate(toDateTime(toUInt32({start}) + 86399), '{TZ}')"  # the first whole day
+    end_day = f"toDate({end}, '{TZ}')"
+    if coarse_if:
+        end_day = f"if({coarse_if}, {end_day}, {first_day})"
+    first_month = f"addMonths(toStartOfMonth(addDays({first_day}, -1)), 1)"
+    end_month = f"toStartOfMonth({end_day})"
+    values = "unit_code, indicator, numerator, denominator"
+    parts = []
+    if "month" in spans:
+        parts.append(
+            f"SELECT {values}, toUInt32(toDateTime(month, '{TZ}')) AS span_start\n"
+            f"  FROM {MONTHLY}\n"
+            f"  WHERE denominator > 0{cond}\n"
+            f"    AND {in_range(first_month, end_month, 'month')}"
+        )
+    if "day" in spans:
+        not_months = (
+            f"\n    AND (day < {first_month} OR day >= {end_month})" if "month" in spans else ""
+        )
+        parts.append(
+            f"SELECT {values}, toUInt32(toDateTime(day, '{TZ}')) AS span_start\n"
+            f"  FROM {DAILY}\n"
+            f"  WHERE denominator > 0{cond}\n"
+            f"    AND {in_range(first_day, end_day, 'day')}{not_months}"
+        )
+    not_days = ""
+    if "day" in spans:
+        day_lo, day_hi = f"toDateTime({first_day}, '{TZ}')", f"toDateTime({end_day}, '{TZ}')"
+        not_days = f"\n    AND (bucket_start < {day_lo} OR bucket_start >= {day_hi})"
+    parts.append(
+        f"SELECT {values}, toUInt32(bucket_start) AS span_start\n"
+        f"  FROM {HOURLY}\n"
+        f"  WHERE denominator > 0{cond}\n"
+        f"    AND {in_range(start, end)}{not_days}"
+    )
+    return "(\n  " + "\n  UNION ALL\n  ".join(parts) + "\n)"
+
+
+def leaf_totals(where: str = "") -> str:
+    """Per leaf unit and indicator: counts ``n`` / ``d`` summed over [from, to) (and ``where``).
 
     (Not aliased ``numerator``/``denominator``: ClickHouse resolves a WHERE name to a SELECT
     alias first, and ``denominator > 0`` would then test the aggregate.)"""
     return (
         "SELECT unit_code AS leaf, indicator, sum(numerator) AS n, sum(denominator) AS d\n"
-        f"  FROM {HOURLY}\n"
-        f"  WHERE denominator > 0 AND {where}\n"
+        f"  FROM {counts(FROM, TO, where)}\n"
         "  GROUP BY leaf, indicator"
     )
 
@@ -97,11 +162,12 @@ def leaves_under(unit_sql: str, depth: int) -> str:
     return f"unit_code IN (SELECT leaf FROM ({ancestry(depth)}) WHERE ancestor = {unit_sql})"
 
 
-def rolled_totals(where: str, depth: int, units_where: str) -> str:
-    """Per unit matching ``units_where`` (on ``units``) and indicator: counts of its subtree."""
+def rolled_totals(depth: int, units_where: str) -> str:
+    """Per unit matching ``units_where`` (on ``units``) and indicator: counts of its subtree
+    over [from, to)."""
     return (
         "SELECT ancestor AS code, indicator, sum(n) AS numerator, sum(d) AS denominator\n"
-        f"FROM ({leaf_totals(where)}) AS leaves\n"
+        f"FROM ({leaf_totals()}) AS leaves\n"
         f"ALL INNER JOIN ({ancestry(depth)}) AS ancestors USING leaf\n"
         f"WHERE ancestor IN (SELECT code FROM {UNITS} WHERE {units_where})\n"
         "GROUP BY code, indicator"
@@ -191,14 +257,15 @@ def period_rates(period: Period, indicators: Sequence[Indicator], change: bool) 
         ]
     else:
         columns = [f"{rate(i.id, 'is_now')} AS {i.id}" for i in indicators]
-    names = ", ".join(quote(i.id) for i in indicators)
+    names = f"indicator IN ({', '.join(quote(i.id) for i in indicators)})"
+    values = "indicator, numerator, denominator"
     return (
         "SELECT\n  " + ",\n  ".join(columns) + "\n"
         "FROM (\n"
-        f"  SELECT indicator, numerator, denominator, bucket_start >= {period.start} AS is_now\n"
-        f"  FROM {HOURLY}\n"
-        f"  WHERE denominator > 0 AND indicator IN ({names})\n"
-        f"    AND (({in_range(period.start, TO)})\n"
-        f"      OR ({in_range(period.before_start, period.before_end)}))\n"
+        f"  SELECT {values}, 1 AS is_now\n"
+        f"  FROM {counts(period.start, TO, names)}\n"
+        "  UNION ALL\n"
+        f"  SELECT {values}, 0 AS is_now\n"
+        f"  FROM {counts(period.before_start, period.before_end, names)}\n"
         ")"
     )

@@ -181,6 +181,12 @@ def test_period_rates_and_changes_equal_rates(loaded: Loaded) -> None:
     for indicator in INDICATORS:
         c = province[indicator]
         assert_rate(row[indicator], Counts(c["numerator"], c["denominator"]))
+    # Year to date: May from monthly_counts, 1-3 June from daily_counts, 4 June from the hours.
+    ytd = rates_json(loaded.settings, "--window", "ytd", "--as-of", "2024-06-04T14:59:59+07:00")
+    [row] = panels["chiso766-tong-quan:Tỷ lệ — từ đầu năm"]
+    for indicator, c in ytd["units"][0]["indicators"].items():
+        assert c["denominator"] > province[indicator]["denominator"] or indicator == "e_result"
+        assert_rate(row[indicator], Counts(c["numerator"], c["denominator"]))
     today = hourly_sums(loaded.settings, "2024-06-04", "2024-06-04T15:00:00+07:00")
     week_before = hourly_sums(loaded.settings, "2024-05-28", "2024-05-28T15:00:00+07:00")
     [now] = panels["chiso766-tong-quan:Tỷ lệ — hôm nay"]
