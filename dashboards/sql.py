@@ -14,6 +14,7 @@ unit's counts are those of every leaf unit in its subtree.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -123,6 +124,21 @@ def counts(
         f"    AND {in_range(start, end)}{not_days}"
     )
     return "(\n  " + "\n  UNION ALL\n  ".join(parts) + "\n)"
+
+
+_ROLL_UP_BRANCH = re.compile(
+    r"SELECT [^\n]*\n  FROM \w+\.(?:monthly|daily)_counts FINAL\n(?:  [^\n]*\n)*?  UNION ALL\n  "
+)
+"""A month or day branch of ``dashboards.sql.counts`` (its lines and the UNION ALL after it)."""
+_NOT_WHOLE_DAYS = re.compile(r"\n    AND \(bucket_start < [^\n]*\)(?=\n)")
+"""The hour branch's condition leaving out the whole days, on a line of its own."""
+
+
+def hours_only(sql: str) -> str:
+    """A panel's query (expanded or not) as it would read every hour: each ``counts`` relation
+    reduced to its hour branch over the whole range. The same sums, as the panels read them
+    before the roll-ups: tests and ``benchmarks/bench_queries.py`` compare the two."""
+    return _NOT_WHOLE_DAYS.sub("", _ROLL_UP_BRANCH.sub("", sql))
 
 
 def leaf_totals(where: str = "") -> str:

@@ -23,6 +23,7 @@ from dashboards.build import BuildContext, all_dashboards
 from dashboards.indicators import counted_items
 from dashboards.model import Format
 from dashboards.queries import PanelQuery, panel_queries
+from dashboards.sql import hours_only
 from pipeline.broker import topic_for_type
 from pipeline.cli.dashboards import column_problem
 from pipeline.cli.main import cli
@@ -198,6 +199,31 @@ def test_period_rates_and_changes_equal_rates(loaded: Loaded) -> None:
     # Nothing was stored for May 1-4 or 2023: those changes are empty, not zero.
     [month_change] = panels["chiso766-tong-quan:Thay đổi so với cùng kỳ tháng trước"]
     assert set(month_change.values()) == {None}
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("2024-05-27T10:30:00+07:00", "2024-06-04T15:00:00+07:00"),  # partial first and last days
+        ("2024-05-01", "2024-07-01"),  # a whole month (June), days of May, no hours
+        ("2024-05-28T09:00:00+07:00", "2024-05-28T17:00:00+07:00"),  # inside one day
+    ],
+)
+def test_roll_ups_give_what_every_hour_gives(loaded: Loaded, start: str, end: str) -> None:
+    """Each panel reading months and days from the roll-ups returns exactly what the same query
+    returns reading every hour of the range."""
+    code = REFERENCE.root.code
+    queries = panel_queries(dashboards_for(loaded.settings), parse_time(start), parse_time(end),
+                            {"level": REFERENCE.unit(code).level, "unit": code})  # fmt: skip
+    compared = 0
+    for query in queries:
+        hourly = hours_only(query.sql)
+        assert "daily_counts" not in hourly and "monthly_counts" not in hourly, query.title
+        if hourly != query.sql:
+            rows = loaded.store.query(query.sql)
+            assert rows == loaded.store.query(hourly), query.title
+            compared += 1
+    assert compared >= 20
 
 
 def test_hourly_trend_is_today_against_last_week(loaded: Loaded) -> None:
