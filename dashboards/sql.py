@@ -14,8 +14,9 @@ unit's counts are those of every leaf unit in its subtree.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from dashboards.indicators import Indicator, points_if_empty
@@ -66,12 +67,28 @@ def points(indicator: Indicator, num: str, den: str) -> str:
     return f"if({den} = 0, {points_if_empty(rule)}, round(greatest(0., {value}), 2))"
 
 
+SPANS = ("month", "day", "hour")
+_READ_SPANS: ContextVar[frozenset[str]] = ContextVar("read_spans", default=frozenset(SPANS))
+
+
+@contextmanager
+def hours_only() -> Iterator[None]:
+    """Dashboards built inside read every hour, no roll-up: the panels as they were before the
+    roll-ups, the same sums. Tests and ``benchmarks/bench_queries.py`` compare the two."""
+    token = _READ_SPANS.set(frozenset({"hour"}))
+    try:
+        yield
+    finally:
+        _READ_SPANS.reset(token)
+
+
 def counts(
     start: str,
     end: str,
     where: str = "",
-    spans: Sequence[str] = ("month", "day", "hour"),
+    spans: Sequence[str] = SPANS,
     coarse_if: str = "",
+    units: str = "",
 ) -> str:
     """A relation (``unit_code``, ``indicator``, ``numerator``, ``denominator``,
     ``span_start``) whose rows hold exactly the counts of the hour buckets in [start, end)
@@ -79,66 +96,71 @@ def counts(
     fits: the whole months of the range (``spans`` with ``month``), its other whole days
     (``day``), and the hours of its partial first and last days. ``span_start`` is the epoch
     second the row's month, day or hour starts (Vietnam time). ``coarse_if``: an SQL condition
-    (say on ``$__interval_s``) without which everything is read per hour.
+    (say on ``$__interval_s``) without which everything is read per hour. ``units``: a condition
+    on ``unit_code`` applied once to all of it (a subquery in ``where`` is analysed once per
+    table read, and 18.16 spends tens of ms on each copy of the units' ancestry).
 
     ``start`` and ``end`` are SQL DateTime expressions; a range inside one day reads hours only.
-    Every condition on a table's time column compares it with a constant expression, so that
-    ClickHouse 18.16 too reads only the partitions and granules of the range (a constant
+    """
+    return counts_over([(start, end)], where, spans, coarse_if, units)
+
+
+def counts_over(
+    ranges: Sequence[tuple[str, str]],
+    where: str = "",
+    spans: Sequence[str] = SPANS,
+    coarse_if: str = "",
+    units: str = "",
+) -> str:
+    """``counts`` of several disjoint ranges at once, each table read once for all of them
+    (``FINAL`` is what costs), with a column ``part``: the index of the range holding the row.
+
+    Every condition on a table's time column compares it with constant expressions, so that
+    ClickHouse 18.16 too reads only the partitions and granules of the ranges (a constant
     ``coarse_if`` in an ``OR`` would make it read all of them): without ``coarse_if`` the whole
     days end where they start.
     """
+    spans = [span for span in spans if span in _READ_SPANS.get()]
     cond = f" AND {where}" if where else ""
-    first_day = f"toDate(toDateTime(toUInt32({start}) + 86399), '{TZ}')"  # the first whole day
-    end_day = f"toDate({end}, '{TZ}')"
-    if coarse_if:
-        end_day = f"if({coarse_if}, {end_day}, {first_day})"
-    first_month = f"addMonths(toStartOfMonth(addDays({first_day}, -1)), 1)"
-    end_month = f"toStartOfMonth({end_day})"
-    values = "unit_code, indicator, numerator, denominator"
-    parts = []
-    if "month" in spans:
-        parts.append(
-            f"SELECT {values}, toUInt32(toDateTime(month, '{TZ}')) AS span_start\n"
-            f"  FROM {MONTHLY}\n"
-            f"  WHERE denominator > 0{cond}\n"
-            f"    AND {in_range(first_month, end_month, 'month')}"
+    per_table: dict[str, list[str]] = {"month": [], "day": [], "hour": []}
+    for start, end in ranges:
+        first_day = f"toDate(toDateTime(toUInt32({start}) + 86399), '{TZ}')"  # first whole day
+        end_day = f"toDate({end}, '{TZ}')"
+        if coarse_if:
+            end_day = f"if({coarse_if}, {end_day}, {first_day})"
+        first_month = f"addMonths(toStartOfMonth(addDays({first_day}, -1)), 1)"
+        end_month = f"toStartOfMonth({end_day})"
+        per_table["month"].append(in_range(first_month, end_month, "month"))
+        not_months = f" AND (day < {first_month} OR day >= {end_month})"
+        per_table["day"].append(
+            in_range(first_day, end_day, "day") + (not_months if "month" in spans else "")
         )
-    if "day" in spans:
-        not_months = (
-            f"\n    AND (day < {first_month} OR day >= {end_month})" if "month" in spans else ""
-        )
-        parts.append(
-            f"SELECT {values}, toUInt32(toDateTime(day, '{TZ}')) AS span_start\n"
-            f"  FROM {DAILY}\n"
-            f"  WHERE denominator > 0{cond}\n"
-            f"    AND {in_range(first_day, end_day, 'day')}{not_months}"
-        )
-    not_days = ""
-    if "day" in spans:
         day_lo, day_hi = f"toDateTime({first_day}, '{TZ}')", f"toDateTime({end_day}, '{TZ}')"
-        not_days = f"\n    AND (bucket_start < {day_lo} OR bucket_start >= {day_hi})"
-    parts.append(
-        f"SELECT {values}, toUInt32(bucket_start) AS span_start\n"
-        f"  FROM {HOURLY}\n"
-        f"  WHERE denominator > 0{cond}\n"
-        f"    AND {in_range(start, end)}{not_days}"
-    )
-    return "(\n  " + "\n  UNION ALL\n  ".join(parts) + "\n)"
-
-
-_ROLL_UP_BRANCH = re.compile(
-    r"SELECT [^\n]*\n  FROM \w+\.(?:monthly|daily)_counts FINAL\n(?:  [^\n]*\n)*?  UNION ALL\n  "
-)
-"""A month or day branch of ``dashboards.sql.counts`` (its lines and the UNION ALL after it)."""
-_NOT_WHOLE_DAYS = re.compile(r"\n    AND \(bucket_start < [^\n]*\)(?=\n)")
-"""The hour branch's condition leaving out the whole days, on a line of its own."""
-
-
-def hours_only(sql: str) -> str:
-    """A panel's query (expanded or not) as it would read every hour: each ``counts`` relation
-    reduced to its hour branch over the whole range. The same sums, as the panels read them
-    before the roll-ups: tests and ``benchmarks/bench_queries.py`` compare the two."""
-    return _NOT_WHOLE_DAYS.sub("", _ROLL_UP_BRANCH.sub("", sql))
+        not_days = f" AND (bucket_start < {day_lo} OR bucket_start >= {day_hi})"
+        per_table["hour"].append(in_range(start, end) + (not_days if "day" in spans else ""))
+    starts = {
+        "month": f"toUInt32(toDateTime(month, '{TZ}'))",
+        "day": f"toUInt32(toDateTime(day, '{TZ}'))",
+        "hour": "toUInt32(bucket_start)",
+    }
+    tables = {"month": MONTHLY, "day": DAILY, "hour": HOURLY}
+    parts = []
+    for span in ("month", "day", "hour"):
+        if span not in spans and span != "hour":
+            continue
+        conditions = per_table[span]
+        # The index of the range holding the row (the ranges are disjoint).
+        choices = [f"{c}, {i}" for i, c in enumerate(conditions[:-1])]
+        part = f"multiIf({', '.join(choices)}, {len(conditions) - 1})" if choices else "0"
+        parts.append(
+            f"SELECT unit_code, indicator, numerator, denominator, {starts[span]} AS span_start,\n"
+            f"    toUInt8({part}) AS part\n"
+            f"  FROM {tables[span]}\n"
+            f"  WHERE denominator > 0{cond}\n"
+            f"    AND ({') OR ('.join(conditions)})"
+        )
+    union = "(\n  " + "\n  UNION ALL\n  ".join(parts) + "\n)"
+    return f"(SELECT * FROM {union}\n WHERE {units})" if units else union
 
 
 def leaf_totals(where: str = "") -> str:
@@ -274,14 +296,11 @@ def period_rates(period: Period, indicators: Sequence[Indicator], change: bool) 
     else:
         columns = [f"{rate(i.id, 'is_now')} AS {i.id}" for i in indicators]
     names = f"indicator IN ({', '.join(quote(i.id) for i in indicators)})"
-    values = "indicator, numerator, denominator"
+    both = [(period.start, TO), (period.before_start, period.before_end)]
     return (
         "SELECT\n  " + ",\n  ".join(columns) + "\n"
         "FROM (\n"
-        f"  SELECT {values}, 1 AS is_now\n"
-        f"  FROM {counts(period.start, TO, names)}\n"
-        "  UNION ALL\n"
-        f"  SELECT {values}, 0 AS is_now\n"
-        f"  FROM {counts(period.before_start, period.before_end, names)}\n"
+        "  SELECT indicator, numerator, denominator, part = 0 AS is_now\n"
+        f"  FROM {counts_over(both, names)}\n"
         ")"
     )

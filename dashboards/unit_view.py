@@ -116,11 +116,11 @@ def _over_time(indicator: Indicator, under: str) -> Panel:
     days come from ``daily_counts`` and only the partial first and last days from the hours."""
     per_day = f"$__interval_s > {HOUR_S}"
     step = f"if({per_day}, toUInt32(toStartOfDay(toDateTime(span_start), '{sql.TZ}')), span_start)"
-    where = f"indicator = {sql.quote(indicator.id)} AND {under}"
+    where = f"indicator = {sql.quote(indicator.id)}"
     query = (
         f"SELECT toDateTime({step}) AS time,\n"
         "  sum(numerator) / nullIf(sum(denominator), 0) AS value\n"
-        f"FROM {sql.counts(sql.FROM, sql.TO, where, spans=('day', 'hour'), coarse_if=per_day)}\n"
+        f"FROM {sql.counts(sql.FROM, sql.TO, where, ('day', 'hour'), per_day, units=under)}\n"
         "GROUP BY time\nORDER BY time"
     )
     return Panel(
