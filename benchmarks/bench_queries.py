@@ -7,13 +7,13 @@ daily and monthly roll-ups), then times every panel of the leaders' dashboards (
 drill-down) ``--repeat`` times on each engine, as Grafana sends it: ``dashboards.queries``
 expands each panel's SQL for the time range with the plugin's macros. The time ranges are the
 dashboards' default (month to date) and year to date, ending with the hour of the newest
-stored event; a panel whose SQL does not depend on the range is timed once. The baseline is
-the same query read per hour, as the panels were before the roll-ups, on the merge-at-read view
-``indicator_hourly`` (``baseline_of``), run ``--baseline-repeat`` times; both must return the
-same rows, and the same query read per hour from ``hourly_counts`` (``hours_only``) is timed
-too. A baseline the ClickHouse server cannot run (its memory limit) is reported as such. Then
-it runs the real worker (Kafka -> worker -> hourly_counts) at a fixed rate and prints p50/p99
-of Kafka timestamp -> bucket rewritten.
+stored event; a panel whose SQL does not depend on the range is timed once. Each panel is
+also built to read every hour (``dashboards.sql.hours_only``, as the panels were before the
+roll-ups) and timed on ``hourly_counts``; the baseline is that query on the merge-at-read view
+``indicator_hourly`` (``baseline_of``), run ``--baseline-repeat`` times. All three must return
+the same rows. A baseline the ClickHouse server cannot run (its memory limit) is reported as
+such. Then it runs the real worker (Kafka -> worker -> hourly_counts) at a fixed rate and
+prints p50/p99 of Kafka timestamp -> bucket rewritten.
 
     .venv/bin/python benchmarks/bench_queries.py                       # both engines, a year
     .venv/bin/python benchmarks/bench_queries.py --days 30 --stores embedded
@@ -29,6 +29,7 @@ are not timed.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import sys
@@ -55,6 +56,7 @@ from pipeline.reference import Reference, load_reference
 from pipeline.settings import Settings
 from sinks import hourly, schema
 from sinks.reference_tables import store_reference
+from sinks.server import ServerStore
 from sinks.store import Store, open_store
 
 TZ = "Asia/Ho_Chi_Minh"
@@ -64,15 +66,14 @@ TARGET_MS = 150.0
 _HOURLY = re.compile(r"(\w+)\.hourly_counts FINAL\s+WHERE denominator > 0")
 
 
-def baseline_of(sql: str) -> tuple[str, int]:
-    """The same query on the merge-at-read view, and how many times it reads the view: read per
-    hour (``hours_only``: the view has no days or months), with every ``<db>.hourly_counts
-    FINAL WHERE denominator > 0`` replaced by ``indicator_hourly``. 0 reads: the query reads no
-    counts table (no baseline)."""
-    hourly = hours_only(sql)
-    if "daily_counts" in hourly or "monthly_counts" in hourly:
+def baseline_of(hourly_sql: str) -> tuple[str, int]:
+    """A panel's query built to read every hour (``dashboards.sql.hours_only``) on the
+    merge-at-read view, and how many times it reads the view: every ``<db>.hourly_counts FINAL
+    WHERE denominator > 0`` becomes ``indicator_hourly``. 0 reads: the query reads no counts
+    table (no baseline)."""
+    if "daily_counts" in hourly_sql or "monthly_counts" in hourly_sql:
         raise ValueError("a roll-up read outside dashboards.sql.counts: no baseline for it")
-    return _HOURLY.subn(r"\1.indicator_hourly WHERE 1", hourly)
+    return _HOURLY.subn(r"\1.indicator_hourly WHERE 1", hourly_sql)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class Timed:
     span: str
     """The time range it was timed on, or "any" when its SQL does not depend on it."""
     ms: float
+    cpu_ms: float
     hours_ms: float | None
     """The same query read per hour from ``hourly_counts`` (before the roll-ups); None when it
     reads no roll-up."""
@@ -127,15 +129,47 @@ def load_year(stores: list[Store], database: str, start: date, days: int, profil
 
 
 # --- timing -----------------------------------------------------------------------------------
-def time_ms(store: Store, sql: str, repeat: int, warm_up: bool = True) -> tuple[float, list[Any]]:
-    """Median wall milliseconds over ``repeat`` runs (after one warm-up), and the rows."""
+@dataclass(frozen=True)
+class Sample:
+    ms: float
+    """Median wall milliseconds."""
+    cpu_ms: float
+    """Median CPU milliseconds of the engine's threads: for chdb this process's (it runs the
+    engine), for the server the query's user + system time from ``system.query_log``."""
+    rows: list[Any]
+
+
+def time_ms(store: Store, sql: str, repeat: int, warm_up: bool = True) -> Sample:
+    """``repeat`` runs (after one warm-up): median wall and CPU milliseconds, and the rows."""
+    tag = f"/* bench {uuid.uuid4().hex} */ "
     rows = store.query(sql) if warm_up else []
-    samples = []
+    walls, cpus = [], []
     for _ in range(repeat):
-        started = time.perf_counter()
-        rows = store.query(sql)
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples), rows
+        cpu_started, started = time.process_time(), time.perf_counter()
+        rows = store.query(tag + sql)
+        walls.append((time.perf_counter() - started) * 1000)
+        cpus.append((time.process_time() - cpu_started) * 1000)
+    if store.backend == "server":
+        cpus = _server_cpu_ms(store, tag, repeat)
+    return Sample(statistics.median(walls), statistics.median(cpus), rows)
+
+
+def _server_cpu_ms(store: Store, tag: str, runs: int) -> list[float]:
+    """CPU milliseconds of the ``runs`` finished queries that start with ``tag`` (log_queries
+    must be on; the log is flushed every few seconds, or when asked)."""
+    event = "arrayElement(ProfileEvents.Values, indexOf(ProfileEvents.Names, '{}'))"
+    cpu = f"{event.format('UserTimeMicroseconds')} + {event.format('SystemTimeMicroseconds')}"
+    deadline = time.monotonic() + 30
+    while True:
+        store.execute("SYSTEM FLUSH LOGS")
+        rows = store.query(
+            f"SELECT {cpu} FROM system.query_log WHERE type = 2 AND startsWith(query, '{tag}')"
+        )
+        if len(rows) >= runs:
+            return [int(cpu) / 1000 for (cpu,) in rows]
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{len(rows)} of {runs} queries in system.query_log (log_queries?)")
+        time.sleep(0.5)
 
 
 def ranges_of(store: Store, database: str) -> dict[str, tuple[int, int]]:
@@ -162,7 +196,10 @@ def bench_panels(
 ) -> Iterator[Timed]:
     """Every panel of the leaders' dashboards, per range; raises SystemExit when a panel's rows
     differ from the same query's read per hour or on the view."""
-    dashboards = all_dashboards(BuildContext(database, reference))
+    context = BuildContext(database, reference)
+    dashboards = all_dashboards(context)
+    with hours_only():
+        per_hour = all_dashboards(context)
     choices = {"level": reference.unit(unit_code).level, "unit": unit_code}
     seen: set[str] = set()
     ranges = ranges_of(store, database)
@@ -177,30 +214,41 @@ def bench_panels(
         if q.sql != other.sql
     }
     for span, (from_ms, to_ms) in ranges.items():
-        for query in panel_queries(dashboards, from_ms, to_ms, choices):
+        hourly_queries = panel_queries(per_hour, from_ms, to_ms, choices)
+        for query, read_hourly in zip(
+            panel_queries(dashboards, from_ms, to_ms, choices), hourly_queries, strict=True
+        ):
             if query.title.startswith("$") or query.dashboard == OPERATIONS_UID:
                 continue
             if query.sql in seen:
                 continue
             seen.add(query.sql)
-            ms, rows = time_ms(store, query.sql, repeat)
-            hours_sql = hours_only(query.sql)
-            hours_ms = None
-            if hours_sql != query.sql:
-                hours_ms, hours_rows = time_ms(store, hours_sql, repeat)
-                _same_rows(rows, hours_rows, f"{query.title} ({span}): roll-ups and hours")
-            view_sql, reads = baseline_of(query.sql)
-            view_ms, note = None, "no counts table" if not reads else "not run"
+            sample = time_ms(store, query.sql, repeat)
+            hours = None
+            if read_hourly.sql != query.sql:
+                hours = time_ms(store, read_hourly.sql, repeat)
+                _same_rows(sample.rows, hours.rows, f"{query.title} ({span}): roll-ups and hours")
+            view_sql, reads = baseline_of(read_hourly.sql)
+            view, note = None, "no counts table" if not reads else "not run"
             if reads and baseline_repeat:
                 try:
-                    view_ms, view_rows = time_ms(store, view_sql, baseline_repeat, warm_up=False)
+                    view = time_ms(store, view_sql, baseline_repeat, warm_up=False)
                 except SinkError as error:
                     note = "failed: " + str(error).split("DB::Exception: ")[-1][:60]
                 else:
-                    _same_rows(rows, view_rows, f"{query.title} ({span}): tables and view")
+                    _same_rows(sample.rows, view.rows, f"{query.title} ({span}): tables and view")
             shown = span if (query.dashboard, query.title) in differs else "any"
             yield Timed(
-                query.dashboard, query.title, shown, ms, hours_ms, view_ms, note, reads, len(rows)
+                query.dashboard,
+                query.title,
+                shown,
+                sample.ms,
+                sample.cpu_ms,
+                hours.ms if hours else None,
+                view.ms if view else None,
+                note,
+                reads,
+                len(sample.rows),
             )
 
 
@@ -300,8 +348,21 @@ def bench_fresh(settings: Settings) -> Settings:
     )
 
 
+def _open(settings: Settings) -> Store:
+    """The store; on the server every query is logged, for its CPU time."""
+    if settings.store != "server":
+        return open_store(settings)
+    return ServerStore(
+        settings.clickhouse_host,
+        settings.clickhouse_port,
+        settings.clickhouse_user,
+        settings.clickhouse_password,
+        settings={"log_queries": 1},
+    )
+
+
 def run_panels(settings: Settings, backends: list[str], args: argparse.Namespace) -> None:
-    stores = [open_store(settings.replace(store=b)) for b in backends]
+    stores = [_open(settings.replace(store=b)) for b in backends]
     database = settings.database
     reference = load_reference()
     loaded = all(
@@ -344,15 +405,16 @@ def run_panels(settings: Settings, backends: list[str], args: argparse.Namespace
                   f"({written:,} hourly rows written, with their days and months)")  # fmt: skip
             print(f"  panels (drill-down on {unit}), median of {args.repeat} runs, "
                   f"view {args.baseline_repeat}:")  # fmt: skip
-            print(f"  {'panel':<52} {'range':<13} {'ms':>7} {'<=150':>5} {'hours ms':>8} "
-                  f"{'view ms':>8} {'reads':>5} {'rows':>5}")  # fmt: skip
+            print(f"  {'panel':<52} {'range':<13} {'ms':>7} {'<=150':>5} {'CPU ms':>7} "
+                  f"{'hours ms':>8} {'view ms':>8} {'reads':>5} {'rows':>5}")  # fmt: skip
             timed = results[backend] = []
             for t in bench_panels(
                 store, database, reference, unit, args.repeat, args.baseline_repeat
             ):
                 timed.append(t)
                 print(f"  {_label(t):<52} {t.span:<13} {t.ms:>7.1f} "
-                      f"{'yes' if t.ms <= TARGET_MS else 'NO':>5} {_figure(t.hours_ms):>8} "
+                      f"{'yes' if t.ms <= TARGET_MS else 'NO':>5} {t.cpu_ms:>7.1f} "
+                      f"{_figure(t.hours_ms):>8} "
                       f"{_figure(t.baseline_ms, t.baseline_note):>8} {t.view_reads:>5} "
                       f"{t.rows:>5}", flush=True)  # fmt: skip
         _summary(backends, results)
@@ -374,21 +436,23 @@ def _figure(ms: float | None, note: str = "-") -> str:
 
 def _summary(backends: list[str], results: dict[str, list[Timed]]) -> None:
     """One line per panel and range, every engine side by side (a markdown table): the panel as
-    the dashboards send it, the same read per hour, and per hour on the view."""
-    heads = " | ".join(f"{b} | per hour | view" for b in backends)
+    the dashboards send it (wall and CPU ms), built to read every hour, and that on the view."""
+    heads = " | ".join(f"{b} ms | CPU ms | per hour | view" for b in backends)
     print(f"\n| panel | range | {heads} |")
-    print(f"|---|---|{'---|---|---|' * len(backends)}")
+    print(f"|---|---|{'---|---|---|---|' * len(backends)}")
     slow, notes = [], set()
     for row in zip(*(results[b] for b in backends), strict=True):
         cells = []
         for backend, t in zip(backends, row, strict=True):
-            cells += [f"{t.ms:,.0f}", _figure(t.hours_ms, "="), _figure(t.baseline_ms, "*")]
+            cells += [f"{t.ms:,.0f}", f"{t.cpu_ms:,.0f}", _figure(t.hours_ms, "="),
+                      _figure(t.baseline_ms, "*")]  # fmt: skip
             if t.baseline_ms is None:
                 notes.add(f"{backend}: {t.baseline_note}")
             if t.ms > TARGET_MS:
                 slow.append(f"{_label(t)} ({t.span}, {backend}: {t.ms:.0f} ms)")
         print(f"| {_label(row[0])} | {row[0].span} | {' | '.join(cells)} |")
     print("\n= reads hours only already; * no view figure: " + "; ".join(sorted(notes)))
+    print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} (1, 5, 15 min)")
     print("every panel within 150 ms on every engine" if not slow else
           f"over 150 ms: {'; '.join(slow)}")  # fmt: skip
 
