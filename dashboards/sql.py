@@ -235,6 +235,8 @@ class Period:
     start: str
     before_start: str
     before_end: str
+    spans: tuple[str, ...] = SPANS
+    """What its counts are read from (``counts``): a day reads its hours only."""
 
 
 def _month_like(
@@ -264,6 +266,7 @@ PERIODS: tuple[Period, ...] = (
         f"toStartOfDay({TO}, '{TZ}')",
         f"toDateTime(toUInt32(toStartOfDay({TO}, '{TZ}')) - {WEEK_S})",
         f"toDateTime(toUInt32({TO}) - {WEEK_S})",
+        spans=("hour",),
     ),
     _month_like(
         "mtd",
@@ -301,6 +304,6 @@ def period_rates(period: Period, indicators: Sequence[Indicator], change: bool) 
         "SELECT\n  " + ",\n  ".join(columns) + "\n"
         "FROM (\n"
         "  SELECT indicator, numerator, denominator, part = 0 AS is_now\n"
-        f"  FROM {counts_over(both, names)}\n"
+        f"  FROM {counts_over(both, names, period.spans)}\n"
         ")"
     )
