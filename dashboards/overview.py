@@ -30,7 +30,7 @@ from pipeline.reference import LEVEL_NAMES
 
 UID = "chiso766-tong-quan"
 TODAY, LAST_WEEK = "Hôm nay", "Cùng ngày tuần trước"
-ALL_BUCKETS = sql.in_range(sql.FROM, sql.TO)
+ALL_UNITS = ""
 
 
 def overview_dashboard(
@@ -50,13 +50,13 @@ def overview_dashboard(
                     "Điểm 766 của tỉnh (phần tính được)",
                     "The province's Decision 766 points over the time range, from the items the "
                     "pipeline counts (the others need data outside the pipeline).",
-                    ALL_BUCKETS,
+                    ALL_UNITS,
                 ),
                 group_scores_table(
                     "Điểm 766 theo nhóm",
                     "Decision 766 points per score group over the time range: the items the "
                     "pipeline counts, their maximum, and the group's full maximum.",
-                    ALL_BUCKETS,
+                    ALL_UNITS,
                 ),
                 _weakest(depth),
             ),
@@ -210,7 +210,7 @@ def _weakest(depth: int) -> Panel:
         f"SELECT code AS unit_code, name AS unit_name, mean_rate, {', '.join(ids)}\n"
         "FROM (\n"
         f"  SELECT leaf AS code, {mean} AS mean_rate,\n    {rates}\n"
-        f"  FROM ({sql.leaf_totals(ALL_BUCKETS)})\n"
+        f"  FROM ({sql.leaf_totals()})\n"
         f"  WHERE leaf NOT IN (SELECT parent FROM {sql.UNITS})\n"
         "  GROUP BY code\n"
         f"  HAVING {' + '.join(usable)} > 0\n"

@@ -44,12 +44,12 @@ def rate_columns(
     )
 
 
-def rates_stat(title: str, description: str, where: str, width: int = 24) -> Panel:
-    """One value per indicator: sum(num) / sum(den) over the buckets matching ``where``."""
+def rates_stat(title: str, description: str, units: str = "", width: int = 24) -> Panel:
+    """One value per indicator: sum(num) / sum(den) over [from, to) of the units matching
+    ``units`` (a condition on ``unit_code``, "" for all)."""
     columns = [f"{sql.rate(i.id)} AS {i.id}" for i in INDICATOR_LIST]
     query = (
-        "SELECT\n  " + ",\n  ".join(columns) + "\n"
-        f"FROM {sql.HOURLY}\nWHERE denominator > 0 AND {where}"
+        "SELECT\n  " + ",\n  ".join(columns) + f"\nFROM {sql.counts(sql.FROM, sql.TO, units=units)}"
     )
     return Panel(
         "stat",
@@ -77,7 +77,7 @@ def ranking_table(
         f"FROM (SELECT code, name FROM {sql.UNITS} WHERE {units_where}) AS named\n"
         "ANY LEFT JOIN (\n"
         f"  SELECT code,\n    {inner}\n"
-        f"  FROM ({sql.rolled_totals(sql.in_range(sql.FROM, sql.TO), depth, units_where)})\n"
+        f"  FROM ({sql.rolled_totals(depth, units_where)})\n"
         "  GROUP BY code\n"
         ") AS scored USING code\n"
         "ORDER BY points DESC, unit_code"
@@ -114,7 +114,8 @@ class _GroupPoints:
     max_points: tuple[float, ...]
 
 
-def _group_points(where: str) -> _GroupPoints:
+def _group_points(units: str) -> _GroupPoints:
+    """Over [from, to), of the units matching ``units`` (on ``unit_code``, "" for all)."""
     names, points, available, maxima = [], [], [], []
     for group in GROUPS:
         items = counted_items(group)
@@ -127,14 +128,14 @@ def _group_points(where: str) -> _GroupPoints:
         f"{sql.count(i.id, 'numerator')} AS n_{i.id}, {sql.count(i.id)} AS d_{i.id}"
         for i in INDICATOR_LIST
     )
-    source = f"SELECT {sums} FROM {sql.HOURLY} WHERE denominator > 0 AND {where}"
+    source = f"SELECT {sums} FROM {sql.counts(sql.FROM, sql.TO, units=units)}"
     return _GroupPoints(source, tuple(names), tuple(points), tuple(available), tuple(maxima))
 
 
-def group_scores_table(title: str, description: str, where: str, width: int = 18) -> Panel:
+def group_scores_table(title: str, description: str, units: str, width: int = 18) -> Panel:
     """One row per 766 group: points of the items the pipeline counts, their maximum, the
     group's full maximum. Groups with nothing countable show empty points."""
-    g = _group_points(where)
+    g = _group_points(units)
     query = (
         "SELECT group_name, points, available_max, max_points FROM (\n"
         f"  SELECT [{', '.join(g.points)}] AS all_points\n"
@@ -161,10 +162,10 @@ def group_scores_table(title: str, description: str, where: str, width: int = 18
     )
 
 
-def total_score_stat(title: str, description: str, where: str, width: int = 6) -> Panel:
+def total_score_stat(title: str, description: str, units: str, width: int = 6) -> Panel:
     """The sum of the groups' countable points; orange from half of what is countable, green
     from 80% of it (a reading aid: 766 itself has no such bands)."""
-    g = _group_points(where)
+    g = _group_points(units)
     known = [p for p in g.points if p != NO_POINTS]
     query = f"SELECT assumeNotNull(round({' + '.join(known)}, 2)) AS points FROM ({g.source})"
     top = sum(g.available_max)

@@ -1,16 +1,22 @@
 """SQL pieces the panels share, in the subset ClickHouse 18.16 and current ClickHouse both run.
 
-Every number comes from ``${db}.hourly_counts FINAL WHERE denominator > 0``; a rate is always
-``sum(numerator) / sum(denominator)`` (NULL on an empty denominator), never a mean of rates.
-Time bounds use the plugin's ``$__fromTime`` / ``$__toTime`` with a half-open range
-``[from, to)`` on the hour buckets, the same range ``chiso766 rates`` sums (``$__timeFilter``
-would include a bucket that starts exactly at ``to``). Units roll up through the ``units``
-table: a unit's counts are those of every leaf unit in its subtree.
+Every number comes from the hour buckets of ``${db}.hourly_counts FINAL WHERE denominator >
+0``; a rate is always ``sum(numerator) / sum(denominator)`` (NULL on an empty denominator),
+never a mean of rates. Time bounds use the plugin's ``$__fromTime`` / ``$__toTime`` with a
+half-open range ``[from, to)`` on the hour buckets, the same range ``chiso766 rates`` sums
+(``$__timeFilter`` would include a bucket that starts exactly at ``to``). A range of days or
+more reads its whole months from ``monthly_counts`` and its other whole days from
+``daily_counts`` (the worker keeps both equal to the sums of their hours), and only the hours
+of its partial first and last days from ``hourly_counts`` (``counts``): the same sums, from
+tens of rows per unit instead of every hour. Units roll up through the ``units`` table: a
+unit's counts are those of every leaf unit in its subtree.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from dashboards.indicators import Indicator, points_if_empty
@@ -18,6 +24,8 @@ from dashboards.indicators import Indicator, points_if_empty
 TZ = "Asia/Ho_Chi_Minh"
 DB = "${db}"
 HOURLY = f"{DB}.hourly_counts FINAL"
+DAILY = f"{DB}.daily_counts FINAL"
+MONTHLY = f"{DB}.monthly_counts FINAL"
 UNITS = f"{DB}.units FINAL"
 WEEK_S = 7 * 86400
 FROM, TO = "$__fromTime", "$__toTime"
@@ -59,15 +67,110 @@ def points(indicator: Indicator, num: str, den: str) -> str:
     return f"if({den} = 0, {points_if_empty(rule)}, round(greatest(0., {value}), 2))"
 
 
-def leaf_totals(where: str) -> str:
-    """Per leaf unit and indicator: counts ``n`` / ``d`` summed over the buckets matching ``where``.
+SPANS = ("month", "day", "hour")
+_READ_SPANS: ContextVar[frozenset[str]] = ContextVar("read_spans", default=frozenset(SPANS))
+
+
+@contextmanager
+def hours_only() -> Iterator[None]:
+    """Dashboards built inside read every hour, no roll-up: the panels as they were before the
+    roll-ups, the same sums. Tests and ``benchmarks/bench_queries.py`` compare the two."""
+    token = _READ_SPANS.set(frozenset({"hour"}))
+    try:
+        yield
+    finally:
+        _READ_SPANS.reset(token)
+
+
+def counts(
+    start: str,
+    end: str,
+    where: str = "",
+    spans: Sequence[str] = SPANS,
+    coarse_if: str = "",
+    units: str = "",
+) -> str:
+    """A relation (``unit_code``, ``indicator``, ``numerator``, ``denominator``,
+    ``span_start``) whose rows hold exactly the counts of the hour buckets in [start, end)
+    matching ``where`` (a condition on unit and indicator), each from the coarsest table that
+    fits: the whole months of the range (``spans`` with ``month``), its other whole days
+    (``day``), and the hours of its partial first and last days. ``span_start`` is the epoch
+    second the row's month, day or hour starts (Vietnam time). ``coarse_if``: an SQL condition
+    (say on ``$__interval_s``) without which everything is read per hour. ``units``: a condition
+    on ``unit_code`` applied once to all of it (a subquery in ``where`` is analysed once per
+    table read, and 18.16 spends tens of ms on each copy of the units' ancestry).
+
+    ``start`` and ``end`` are SQL DateTime expressions; a range inside one day reads hours only.
+    """
+    return counts_over([(start, end)], where, spans, coarse_if, units)
+
+
+def counts_over(
+    ranges: Sequence[tuple[str, str]],
+    where: str = "",
+    spans: Sequence[str] = SPANS,
+    coarse_if: str = "",
+    units: str = "",
+) -> str:
+    """``counts`` of several disjoint ranges at once, each table read once for all of them
+    (``FINAL`` is what costs), with a column ``part``: the index of the range holding the row.
+
+    Every condition on a table's time column compares it with constant expressions, so that
+    ClickHouse 18.16 too reads only the partitions and granules of the ranges (a constant
+    ``coarse_if`` in an ``OR`` would make it read all of them): without ``coarse_if`` the whole
+    days end where they start.
+    """
+    spans = [span for span in spans if span in _READ_SPANS.get()]
+    cond = f" AND {where}" if where else ""
+    per_table: dict[str, list[str]] = {"month": [], "day": [], "hour": []}
+    for start, end in ranges:
+        first_day = f"toDate(toDateTime(toUInt32({start}) + 86399), '{TZ}')"  # first whole day
+        end_day = f"toDate({end}, '{TZ}')"
+        if coarse_if:
+            end_day = f"if({coarse_if}, {end_day}, {first_day})"
+        first_month = f"addMonths(toStartOfMonth(addDays({first_day}, -1)), 1)"
+        end_month = f"toStartOfMonth({end_day})"
+        per_table["month"].append(in_range(first_month, end_month, "month"))
+        not_months = f" AND (day < {first_month} OR day >= {end_month})"
+        per_table["day"].append(
+            in_range(first_day, end_day, "day") + (not_months if "month" in spans else "")
+        )
+        day_lo, day_hi = f"toDateTime({first_day}, '{TZ}')", f"toDateTime({end_day}, '{TZ}')"
+        not_days = f" AND (bucket_start < {day_lo} OR bucket_start >= {day_hi})"
+        per_table["hour"].append(in_range(start, end) + (not_days if "day" in spans else ""))
+    starts = {
+        "month": f"toUInt32(toDateTime(month, '{TZ}'))",
+        "day": f"toUInt32(toDateTime(day, '{TZ}'))",
+        "hour": "toUInt32(bucket_start)",
+    }
+    tables = {"month": MONTHLY, "day": DAILY, "hour": HOURLY}
+    parts = []
+    for span in ("month", "day", "hour"):
+        if span not in spans and span != "hour":
+            continue
+        conditions = per_table[span]
+        # The index of the range holding the row (the ranges are disjoint).
+        choices = [f"{c}, {i}" for i, c in enumerate(conditions[:-1])]
+        part = f"multiIf({', '.join(choices)}, {len(conditions) - 1})" if choices else "0"
+        parts.append(
+            f"SELECT unit_code, indicator, numerator, denominator, {starts[span]} AS span_start,\n"
+            f"    toUInt8({part}) AS part\n"
+            f"  FROM {tables[span]}\n"
+            f"  WHERE denominator > 0{cond}\n"
+            f"    AND ({') OR ('.join(conditions)})"
+        )
+    union = "(\n  " + "\n  UNION ALL\n  ".join(parts) + "\n)"
+    return f"(SELECT * FROM {union}\n WHERE {units})" if units else union
+
+
+def leaf_totals(where: str = "") -> str:
+    """Per leaf unit and indicator: counts ``n`` / ``d`` summed over [from, to) (and ``where``).
 
     (Not aliased ``numerator``/``denominator``: ClickHouse resolves a WHERE name to a SELECT
     alias first, and ``denominator > 0`` would then test the aggregate.)"""
     return (
         "SELECT unit_code AS leaf, indicator, sum(numerator) AS n, sum(denominator) AS d\n"
-        f"  FROM {HOURLY}\n"
-        f"  WHERE denominator > 0 AND {where}\n"
+        f"  FROM {counts(FROM, TO, where)}\n"
         "  GROUP BY leaf, indicator"
     )
 
@@ -97,11 +200,12 @@ def leaves_under(unit_sql: str, depth: int) -> str:
     return f"unit_code IN (SELECT leaf FROM ({ancestry(depth)}) WHERE ancestor = {unit_sql})"
 
 
-def rolled_totals(where: str, depth: int, units_where: str) -> str:
-    """Per unit matching ``units_where`` (on ``units``) and indicator: counts of its subtree."""
+def rolled_totals(depth: int, units_where: str) -> str:
+    """Per unit matching ``units_where`` (on ``units``) and indicator: counts of its subtree
+    over [from, to)."""
     return (
         "SELECT ancestor AS code, indicator, sum(n) AS numerator, sum(d) AS denominator\n"
-        f"FROM ({leaf_totals(where)}) AS leaves\n"
+        f"FROM ({leaf_totals()}) AS leaves\n"
         f"ALL INNER JOIN ({ancestry(depth)}) AS ancestors USING leaf\n"
         f"WHERE ancestor IN (SELECT code FROM {UNITS} WHERE {units_where})\n"
         "GROUP BY code, indicator"
@@ -131,6 +235,8 @@ class Period:
     start: str
     before_start: str
     before_end: str
+    spans: tuple[str, ...] = SPANS
+    """What its counts are read from (``counts``): a day reads its hours only."""
 
 
 def _month_like(
@@ -160,6 +266,7 @@ PERIODS: tuple[Period, ...] = (
         f"toStartOfDay({TO}, '{TZ}')",
         f"toDateTime(toUInt32(toStartOfDay({TO}, '{TZ}')) - {WEEK_S})",
         f"toDateTime(toUInt32({TO}) - {WEEK_S})",
+        spans=("hour",),
     ),
     _month_like(
         "mtd",
@@ -191,14 +298,12 @@ def period_rates(period: Period, indicators: Sequence[Indicator], change: bool) 
         ]
     else:
         columns = [f"{rate(i.id, 'is_now')} AS {i.id}" for i in indicators]
-    names = ", ".join(quote(i.id) for i in indicators)
+    names = f"indicator IN ({', '.join(quote(i.id) for i in indicators)})"
+    both = [(period.start, TO), (period.before_start, period.before_end)]
     return (
         "SELECT\n  " + ",\n  ".join(columns) + "\n"
         "FROM (\n"
-        f"  SELECT indicator, numerator, denominator, bucket_start >= {period.start} AS is_now\n"
-        f"  FROM {HOURLY}\n"
-        f"  WHERE denominator > 0 AND indicator IN ({names})\n"
-        f"    AND (({in_range(period.start, TO)})\n"
-        f"      OR ({in_range(period.before_start, period.before_end)}))\n"
+        "  SELECT indicator, numerator, denominator, part = 0 AS is_now\n"
+        f"  FROM {counts_over(both, names, period.spans)}\n"
         ")"
     )

@@ -58,7 +58,6 @@ def unit_variable() -> QueryVariable:
 
 def unit_dashboard(db_variable: Variable, levels: Sequence[str], depth: int) -> Dashboard:
     under = sql.leaves_under(UNIT, depth)
-    in_range = f"{sql.in_range(sql.FROM, sql.TO)} AND {under}"
     return Dashboard(
         uid=UID,
         title="Đơn vị",
@@ -73,7 +72,7 @@ def unit_dashboard(db_variable: Variable, levels: Sequence[str], depth: int) -> 
                         "Tỷ lệ của đơn vị",
                         "The unit's rates over the time range: sum(numerator)/sum(denominator) "
                         "over the unit and every unit below it.",
-                        in_range,
+                        under,
                     ),
                 ),
             ),
@@ -84,12 +83,12 @@ def unit_dashboard(db_variable: Variable, levels: Sequence[str], depth: int) -> 
                         "Điểm 766 (phần tính được)",
                         "The unit's Decision 766 points over the time range from the items the "
                         "pipeline counts.",
-                        in_range,
+                        under,
                     ),
                     group_scores_table(
                         "Điểm 766 theo nhóm",
                         "The unit's Decision 766 points per score group over the time range.",
-                        in_range,
+                        under,
                     ),
                 ),
             ),
@@ -113,17 +112,15 @@ def unit_dashboard(db_variable: Variable, levels: Sequence[str], depth: int) -> 
 
 def _over_time(indicator: Indicator, under: str) -> Panel:
     """One rate per hour, or per day (Vietnam time) when Grafana asks for fewer points than
-    there are hours (its interval, at least the panel's 1h, is then above an hour)."""
-    bucket = (
-        f"if($__interval_s > {HOUR_S}, toUInt32(toStartOfDay(bucket_start, '{sql.TZ}')), "
-        "toUInt32(bucket_start))"
-    )
+    there are hours (its interval, at least the panel's 1h, is then above an hour): then whole
+    days come from ``daily_counts`` and only the partial first and last days from the hours."""
+    per_day = f"$__interval_s > {HOUR_S}"
+    step = f"if({per_day}, toUInt32(toStartOfDay(toDateTime(span_start), '{sql.TZ}')), span_start)"
+    where = f"indicator = {sql.quote(indicator.id)}"
     query = (
-        f"SELECT toDateTime({bucket}) AS time,\n"
+        f"SELECT toDateTime({step}) AS time,\n"
         "  sum(numerator) / nullIf(sum(denominator), 0) AS value\n"
-        f"FROM {sql.HOURLY}\n"
-        f"WHERE denominator > 0 AND indicator = {sql.quote(indicator.id)}\n"
-        f"  AND {sql.in_range(sql.FROM, sql.TO)} AND {under}\n"
+        f"FROM {sql.counts(sql.FROM, sql.TO, where, ('day', 'hour'), per_day, units=under)}\n"
         "GROUP BY time\nORDER BY time"
     )
     return Panel(

@@ -543,6 +543,56 @@ MIGRATIONS: list[tuple[int, str, list[str | Unless]]] = [
             ORDER BY letter_id""",
         ],
     ),
+    (
+        8,
+        "daily and monthly roll-ups of the hourly counts (latest version per unit, indicator, "
+        "day or month)",
+        [
+            # The same absolute, versioned totals as hourly_counts, per Vietnam day and month,
+            # so that a month or a year reads tens of rows per unit instead of every hour. Read
+            # with FINAL and denominator > 0, as hourly_counts; kept by sinks/hourly.py. The
+            # indicator leads the days' key, in small granules: a panel of one indicator per
+            # day over a year then merges (FINAL) a sixth of the table, not all of it.
+            """CREATE TABLE IF NOT EXISTS {db}.daily_counts (
+                unit_code String,
+                indicator String,
+                day Date,
+                numerator UInt64,
+                denominator UInt64,
+                version UInt64
+            ) ENGINE = ReplacingMergeTree(version)
+            PARTITION BY toYYYYMM(day)
+            ORDER BY (indicator, unit_code, day)
+            SETTINGS index_granularity = 1024""",
+            """CREATE TABLE IF NOT EXISTS {db}.monthly_counts (
+                unit_code String,
+                indicator String,
+                month Date,
+                numerator UInt64,
+                denominator UInt64,
+                version UInt64
+            ) ENGINE = ReplacingMergeTree(version)
+            PARTITION BY toYear(month)
+            ORDER BY (indicator, unit_code, month)""",
+            # Stores that already hold hourly counts: roll them up. Each version is taken when
+            # its statement starts, before its read (the rule of sinks/hourly.py); the monthly
+            # statement starts after the daily rows are stored.
+            """INSERT INTO {db}.daily_counts
+                (unit_code, indicator, day, numerator, denominator, version)
+            SELECT unit_code, indicator, day, n, d, toUInt64(now()) * 1000000000
+            FROM (SELECT unit_code, indicator, toDate(bucket_start, '{tz}') AS day,
+                         sum(numerator) AS n, sum(denominator) AS d
+                  FROM {db}.hourly_counts FINAL
+                  GROUP BY unit_code, indicator, day)""",
+            """INSERT INTO {db}.monthly_counts
+                (unit_code, indicator, month, numerator, denominator, version)
+            SELECT unit_code, indicator, month, n, d, toUInt64(now()) * 1000000000
+            FROM (SELECT unit_code, indicator, toStartOfMonth(day) AS month,
+                         sum(numerator) AS n, sum(denominator) AS d
+                  FROM {db}.daily_counts FINAL
+                  GROUP BY unit_code, indicator, month)""",
+        ],
+    ),
 ]
 
 

@@ -22,7 +22,16 @@ _RETRYABLE = (driver_errors.NetworkError, driver_errors.SocketTimeoutError, EOFE
 class ServerStore:
     backend = "server"
 
-    def __init__(self, host: str, port: int, user: str = "default", password: str = "") -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        user: str = "default",
+        password: str = "",
+        settings: dict[str, Any] | None = None,
+    ) -> None:
+        """``settings``: ClickHouse settings for every query of this connection (benchmarks
+        turn on ``log_queries`` to read each query's CPU time from ``system.query_log``)."""
         self.address = f"{host}:{port}"
         # The driver logs every failed connection with its traceback before raising; we
         # classify and report the failure ourselves (``_run``), in one line.
@@ -34,7 +43,7 @@ class ServerStore:
             password=password,
             connect_timeout=5,
             send_receive_timeout=120,
-            settings={"use_numpy": False},
+            settings={"use_numpy": False, **(settings or {})},
         )
         self._local = threading.local()
         self._clients: list[Client] = []

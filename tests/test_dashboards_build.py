@@ -195,12 +195,14 @@ def test_every_panel_has_the_plugin_v4_target_shape() -> None:
                 assert set(target) >= {"refId", "datasource", "editorType", "rawSql", "format",
                                         "pluginVersion"}  # fmt: skip
                 assert isinstance(target["format"], int)
-                # Numbers read the latest version of each bucket; only the batches panel
-                # counts the versions themselves.
-                if "hourly_counts" in target["rawSql"] and panel["title"] != "Lô đã lưu":
-                    sql = target["rawSql"]
-                    kept = re.findall(r"hourly_counts FINAL\s+WHERE denominator > 0", sql)
-                    assert len(kept) == sql.count("hourly_counts"), panel["title"]
+                # Numbers read the latest version of each bucket, day or month; only the
+                # batches panel counts the versions themselves.
+                if panel["title"] == "Lô đã lưu":
+                    continue
+                sql = target["rawSql"]
+                for table in ("hourly_counts", "daily_counts", "monthly_counts"):
+                    kept = re.findall(rf"{table} FINAL\s+WHERE denominator > 0", sql)
+                    assert len(kept) == sql.count(table), panel["title"]
     uids = [d["uid"] for d in DOCUMENTS]
     assert uids == ["chiso766-tong-quan", "chiso766-don-vi", "chiso766-van-hanh"]
 

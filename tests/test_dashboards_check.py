@@ -23,6 +23,7 @@ from dashboards.build import BuildContext, all_dashboards
 from dashboards.indicators import counted_items
 from dashboards.model import Format
 from dashboards.queries import PanelQuery, panel_queries
+from dashboards.sql import hours_only
 from pipeline.broker import topic_for_type
 from pipeline.cli.dashboards import column_problem
 from pipeline.cli.main import cli
@@ -181,6 +182,12 @@ def test_period_rates_and_changes_equal_rates(loaded: Loaded) -> None:
     for indicator in INDICATORS:
         c = province[indicator]
         assert_rate(row[indicator], Counts(c["numerator"], c["denominator"]))
+    # Year to date: May from monthly_counts, 1-3 June from daily_counts, 4 June from the hours.
+    ytd = rates_json(loaded.settings, "--window", "ytd", "--as-of", "2024-06-04T14:59:59+07:00")
+    [row] = panels["chiso766-tong-quan:Tỷ lệ — từ đầu năm"]
+    for indicator, c in ytd["units"][0]["indicators"].items():
+        assert c["denominator"] > province[indicator]["denominator"] or indicator == "e_result"
+        assert_rate(row[indicator], Counts(c["numerator"], c["denominator"]))
     today = hourly_sums(loaded.settings, "2024-06-04", "2024-06-04T15:00:00+07:00")
     week_before = hourly_sums(loaded.settings, "2024-05-28", "2024-05-28T15:00:00+07:00")
     [now] = panels["chiso766-tong-quan:Tỷ lệ — hôm nay"]
@@ -192,6 +199,33 @@ def test_period_rates_and_changes_equal_rates(loaded: Loaded) -> None:
     # Nothing was stored for May 1-4 or 2023: those changes are empty, not zero.
     [month_change] = panels["chiso766-tong-quan:Thay đổi so với cùng kỳ tháng trước"]
     assert set(month_change.values()) == {None}
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("2024-05-27T10:30:00+07:00", "2024-06-04T15:00:00+07:00"),  # partial first and last days
+        ("2024-05-01", "2024-07-01"),  # a whole month (June), days of May, no hours
+        ("2024-05-28T09:00:00+07:00", "2024-05-28T17:00:00+07:00"),  # inside one day
+    ],
+)
+def test_roll_ups_give_what_every_hour_gives(loaded: Loaded, start: str, end: str) -> None:
+    """Each panel reading months and days from the roll-ups returns exactly what the same panel
+    built to read every hour of the range returns."""
+    code = REFERENCE.root.code
+    choices = {"level": REFERENCE.unit(code).level, "unit": code}
+    span = (parse_time(start), parse_time(end))
+    queries = panel_queries(dashboards_for(loaded.settings), *span, choices)
+    with hours_only():
+        hourly = panel_queries(dashboards_for(loaded.settings), *span, choices)
+    compared = 0
+    for query, per_hour in zip(queries, hourly, strict=True):
+        assert "daily_counts" not in per_hour.sql and "monthly_counts" not in per_hour.sql
+        if per_hour.sql != query.sql:
+            rows = loaded.store.query(query.sql)
+            assert rows == loaded.store.query(per_hour.sql), query.title
+            compared += 1
+    assert compared >= 20
 
 
 def test_hourly_trend_is_today_against_last_week(loaded: Loaded) -> None:
