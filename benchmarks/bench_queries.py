@@ -63,17 +63,23 @@ TZ = "Asia/Ho_Chi_Minh"
 TARGET_MS = 150.0
 """Issue #8: every panel's median over a province-year within 150 ms, on both engines."""
 
-_HOURLY = re.compile(r"(\w+)\.hourly_counts FINAL\s+WHERE denominator > 0")
+_HOURLY = re.compile(
+    r"argMax\(numerator, version\) AS n, argMax\(denominator, version\) AS d(\s+)FROM (\w+)\.hourly_counts\s"
+)
+_TO_VIEW = r"any(numerator) AS n, any(denominator) AS d\1FROM \2.indicator_hourly "
 
 
 def baseline_of(hourly_sql: str) -> tuple[str, int]:
     """A panel's query built to read every hour (``dashboards.sql.hours_only``) on the
-    merge-at-read view, and how many times it reads the view: every ``<db>.hourly_counts FINAL
-    WHERE denominator > 0`` becomes ``indicator_hourly``. 0 reads: the query reads no counts
-    table (no baseline)."""
+    merge-at-read view, and how many times it reads the view: the newest version of each
+    bucket of ``hourly_counts`` (``dashboards.sql.latest``) becomes the view's one row per
+    bucket. 0 reads: the query reads no counts table (no baseline)."""
     if "daily_counts" in hourly_sql or "monthly_counts" in hourly_sql:
         raise ValueError("a roll-up read outside dashboards.sql.counts: no baseline for it")
-    return _HOURLY.subn(r"\1.indicator_hourly WHERE 1", hourly_sql)
+    view_sql, reads = _HOURLY.subn(_TO_VIEW, hourly_sql)
+    if reads != hourly_sql.count("hourly_counts"):
+        raise ValueError("an hourly_counts read not made by dashboards.sql.latest")
+    return view_sql, reads
 
 
 @dataclass(frozen=True)

@@ -135,15 +135,18 @@ def _trend_sql(indicator: str, count: bool) -> str:
             columns.append(
                 f"sumIf(numerator, {side}) / nullIf(sumIf(denominator, {side}), 0) AS {name}"
             )
+    source = sql.counts_over(
+        [(day, sql.TO), (week_start, week_end)],
+        f"indicator = {sql.quote(indicator)}",
+        spans=("hour",),
+    )
     return (
         f"SELECT time, {', '.join(columns)} FROM (\n"
         "  SELECT\n"
-        f"    bucket_start >= {day} AS is_today,\n"
-        f"    toDateTime(toUInt32(bucket_start) + if(is_today, 0, {sql.WEEK_S})) AS time,\n"
+        "    part = 0 AS is_today,\n"
+        f"    toDateTime(span_start + if(is_today, 0, {sql.WEEK_S})) AS time,\n"
         "    numerator, denominator\n"
-        f"  FROM {sql.HOURLY}\n"
-        f"  WHERE denominator > 0 AND indicator = {sql.quote(indicator)}\n"
-        f"    AND (({sql.in_range(day, sql.TO)}) OR ({sql.in_range(week_start, week_end)}))\n"
+        f"  FROM {source}\n"
         ")\nGROUP BY time\nORDER BY time"
     )
 

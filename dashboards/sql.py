@@ -1,8 +1,9 @@
 """SQL pieces the panels share, in the subset ClickHouse 18.16 and current ClickHouse both run.
 
-Every number comes from the hour buckets of ``${db}.hourly_counts FINAL WHERE denominator >
-0``; a rate is always ``sum(numerator) / sum(denominator)`` (NULL on an empty denominator),
-never a mean of rates. Time bounds use the plugin's ``$__fromTime`` / ``$__toTime`` with a
+Every number comes from the hour buckets of ``${db}.hourly_counts``, each at its newest version
+and with a denominator (``latest``: what ``FINAL WHERE denominator > 0`` reads); a rate is
+always ``sum(numerator) / sum(denominator)`` (NULL on an empty denominator), never a mean of
+rates. Time bounds use the plugin's ``$__fromTime`` / ``$__toTime`` with a
 half-open range ``[from, to)`` on the hour buckets, the same range ``chiso766 rates`` sums
 (``$__timeFilter`` would include a bucket that starts exactly at ``to``). A range of days or
 more reads its whole months from ``monthly_counts`` and its other whole days from
@@ -23,9 +24,6 @@ from dashboards.indicators import Indicator, points_if_empty
 
 TZ = "Asia/Ho_Chi_Minh"
 DB = "${db}"
-HOURLY = f"{DB}.hourly_counts FINAL"
-DAILY = f"{DB}.daily_counts FINAL"
-MONTHLY = f"{DB}.monthly_counts FINAL"
 UNITS = f"{DB}.units FINAL"
 WEEK_S = 7 * 86400
 FROM, TO = "$__fromTime", "$__toTime"
@@ -65,6 +63,28 @@ def points(indicator: Indicator, num: str, den: str) -> str:
         pct = f"round({num} / {den} * 100, {rule.rate_decimals})"
     value = f"least({float(rule.max_points)}, {float(rule.max_points)} * {pct} / {float(rule.full_at_pct)})"
     return f"if({den} = 0, {points_if_empty(rule)}, round(greatest(0., {value}), 2))"
+
+
+TABLES = {"month": "monthly_counts", "day": "daily_counts", "hour": "hourly_counts"}
+TIME_COLUMNS = {"month": "month", "day": "day", "hour": "bucket_start"}
+
+
+def latest(table: str, time_column: str, where: str, time_condition: str) -> str:
+    """The rows of a counts table (``hourly_counts``, ``daily_counts``, ``monthly_counts``)
+    matching the conditions, each key at its highest version, as ``n`` and ``d``: what
+    ``FINAL`` reads, and half the cost or less on both engines (ClickHouse 18.16 merges
+    ``FINAL`` over whole month partitions before it filters: 52 ms of CPU against 9 for the
+    hours of one day of a province-year). Keep ``d > 0``: a key whose newest row is zero lost
+    its dossiers. ``where`` and ``time_condition`` may only test the key (unit, indicator,
+    time): they filter every version alike."""
+    conditions = " AND ".join(c for c in (where, f"({time_condition})") if c)
+    return (
+        f"(SELECT unit_code, indicator, {time_column},\n"
+        "      argMax(numerator, version) AS n, argMax(denominator, version) AS d\n"
+        f"    FROM {DB}.{table}\n"
+        f"    WHERE {conditions}\n"
+        f"    GROUP BY unit_code, indicator, {time_column})"
+    )
 
 
 SPANS = ("month", "day", "hour")
@@ -112,8 +132,8 @@ def counts_over(
     coarse_if: str = "",
     units: str = "",
 ) -> str:
-    """``counts`` of several disjoint ranges at once, each table read once for all of them
-    (``FINAL`` is what costs), with a column ``part``: the index of the range holding the row.
+    """``counts`` of several disjoint ranges at once, each table read once for all of them,
+    with a column ``part``: the index of the range holding the row.
 
     Every condition on a table's time column compares it with constant expressions, so that
     ClickHouse 18.16 too reads only the partitions and granules of the ranges (a constant
@@ -121,7 +141,6 @@ def counts_over(
     days end where they start.
     """
     spans = [span for span in spans if span in _READ_SPANS.get()]
-    cond = f" AND {where}" if where else ""
     per_table: dict[str, list[str]] = {"month": [], "day": [], "hour": []}
     for start, end in ranges:
         first_day = f"toDate(toDateTime(toUInt32({start}) + 86399), '{TZ}')"  # first whole day
@@ -143,7 +162,6 @@ def counts_over(
         "day": f"toUInt32(toDateTime(day, '{TZ}'))",
         "hour": "toUInt32(bucket_start)",
     }
-    tables = {"month": MONTHLY, "day": DAILY, "hour": HOURLY}
     parts = []
     for span in ("month", "day", "hour"):
         if span not in spans and span != "hour":
@@ -153,14 +171,17 @@ def counts_over(
         choices = [f"{c}, {i}" for i, c in enumerate(conditions[:-1])]
         part = f"multiIf({', '.join(choices)}, {len(conditions) - 1})" if choices else "0"
         parts.append(
-            f"SELECT unit_code, indicator, numerator, denominator, {starts[span]} AS span_start,\n"
-            f"    toUInt8({part}) AS part\n"
-            f"  FROM {tables[span]}\n"
-            f"  WHERE denominator > 0{cond}\n"
-            f"    AND ({') OR ('.join(conditions)})"
+            f"SELECT unit_code, indicator, n AS numerator, d AS denominator,\n"
+            f"    {starts[span]} AS span_start, toUInt8({part}) AS part\n"
+            f"  FROM {latest(TABLES[span], TIME_COLUMNS[span], where, _any_of(conditions))}\n"
+            "  WHERE d > 0"
         )
     union = "(\n  " + "\n  UNION ALL\n  ".join(parts) + "\n)"
     return f"(SELECT * FROM {union}\n WHERE {units})" if units else union
+
+
+def _any_of(conditions: Sequence[str]) -> str:
+    return "(" + ") OR (".join(conditions) + ")"
 
 
 def leaf_totals(where: str = "") -> str:

@@ -195,14 +195,16 @@ def test_every_panel_has_the_plugin_v4_target_shape() -> None:
                 assert set(target) >= {"refId", "datasource", "editorType", "rawSql", "format",
                                         "pluginVersion"}  # fmt: skip
                 assert isinstance(target["format"], int)
-                # Numbers read the latest version of each bucket, day or month; only the
-                # batches panel counts the versions themselves.
+                # Numbers read the newest version of each bucket, day or month, and only those
+                # with a denominator; only the batches panel counts the versions themselves.
                 if panel["title"] == "Lô đã lưu":
                     continue
                 sql = target["rawSql"]
+                newest = r"argMax\(numerator, version\) AS n, argMax\(denominator, version\) AS d"
                 for table in ("hourly_counts", "daily_counts", "monthly_counts"):
-                    kept = re.findall(rf"{table} FINAL\s+WHERE denominator > 0", sql)
+                    kept = re.findall(rf"{newest}\s+FROM \$\{{db\}}\.{table}\s", sql)
                     assert len(kept) == sql.count(table), panel["title"]
+                assert sql.count("argMax(denominator, version) AS d") == sql.count("WHERE d > 0")
     uids = [d["uid"] for d in DOCUMENTS]
     assert uids == ["chiso766-tong-quan", "chiso766-don-vi", "chiso766-van-hanh"]
 
