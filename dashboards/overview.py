@@ -139,6 +139,7 @@ def _trend_sql(indicator: str, count: bool) -> str:
         [(day, sql.TO), (week_start, week_end)],
         f"indicator = {sql.quote(indicator)}",
         spans=("hour",),
+        from_midnight=True,
     )
     return (
         f"SELECT time, {', '.join(columns)} FROM (\n"

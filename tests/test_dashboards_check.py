@@ -207,6 +207,8 @@ def test_period_rates_and_changes_equal_rates(loaded: Loaded) -> None:
         ("2024-05-27T10:30:00+07:00", "2024-06-04T15:00:00+07:00"),  # partial first and last days
         ("2024-05-01", "2024-07-01"),  # a whole month (June), days of May, no hours
         ("2024-05-28T09:00:00+07:00", "2024-05-28T17:00:00+07:00"),  # inside one day
+        # month to date compared with 1-30 May up to noon: days of May and the hours of 30 May
+        ("2024-05-20T00:00:00+07:00", "2024-06-30T12:00:00+07:00"),
     ],
 )
 def test_roll_ups_give_what_every_hour_gives(loaded: Loaded, start: str, end: str) -> None:
