@@ -133,6 +133,17 @@ ALERT_STATE_COLUMNS = (
     "denominator",
     "version",
 )
+CONSUMER_OFFSET_COLUMNS = (
+    "consumer_group",
+    "topic",
+    "partition",
+    "minute_ms",
+    "recorded_ms",
+    "committed_offset",
+    "end_offset",
+    "peak_lag",
+)
+"""One input partition of one consumer group in one minute (``streams/lag.py`` writes them)."""
 ALERT_EVENT_COLUMNS = (
     "event_key",
     "rule",
@@ -540,6 +551,31 @@ MIGRATIONS: list[tuple[int, str, list[str | Unless]]] = [
                 redriven_ms UInt64
             ) ENGINE = ReplacingMergeTree()
             ORDER BY letter_id""",
+        ],
+    ),
+    (
+        8,
+        "consumer lag: committed and end offsets of each input partition, per minute",
+        [
+            # Written by the worker every few seconds (streams/lag.py); the newest row of a
+            # (group, topic, partition, minute) wins, so a partition has at most one row per
+            # minute once merged (about 35,000 rows a day for 24 partitions). minute_ms is
+            # recorded_ms rounded down to the minute; peak_lag is the most messages behind the
+            # worker saw in the partition during that minute, end_offset - committed_offset the
+            # lag when the row was written. 18.16 has no TTL: drop old months with
+            # ALTER TABLE ... DROP PARTITION 202401.
+            """CREATE TABLE IF NOT EXISTS {db}.consumer_offsets (
+                consumer_group String,
+                topic String,
+                partition UInt32,
+                minute_ms UInt64,
+                recorded_ms UInt64,
+                committed_offset UInt64,
+                end_offset UInt64,
+                peak_lag UInt64
+            ) ENGINE = ReplacingMergeTree(recorded_ms)
+            PARTITION BY toYYYYMM(toDateTime(intDiv(minute_ms, 1000), '{tz}'))
+            ORDER BY (consumer_group, topic, partition, minute_ms)""",
         ],
     ),
 ]

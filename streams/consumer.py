@@ -13,7 +13,9 @@ beneath it for the hot loop:
   ClickHouse outage (``streams/waiting.py``) the event loop goes on and the worker keeps its
   group membership and partitions;
 * only then are the fetch's offsets acked, as one contiguous range per partition, which Faust's
-  commit loop commits. Offsets therefore never move past rows that are not stored.
+  commit loop commits. Offsets therefore never move past rows that are not stored;
+* after every seek to the committed offsets (each assignment), ``after_seek`` lets the consumer
+  lag recorder (``streams/lag.py``) see the backlog before the first fetch.
 
 Rebalances: fetching stops while the flow is suspended (Faust's ``_wait_next_records``), and a
 batch that was in flight when the consumer generation changed is not acked: its partitions may
@@ -84,6 +86,14 @@ class FetchBatchConsumer(aiokafka_driver.Consumer):
         finally:
             self.diag.unset_flag(CONSUMER_FETCHING)
             executor.shutdown(wait=True)
+
+    async def perform_seek(self) -> None:  # pragma: no cover - runs in Faust
+        """Faust seeks to the committed offsets after every assignment; then the app may look
+        at them (``WorkerApp.after_seek``: the consumer lag recorder)."""
+        await super().perform_seek()
+        app: WorkerApp = self.app  # type: ignore[assignment]
+        if app.after_seek is not None:
+            app.after_seek(self)
 
     async def _take(
         self, records: Any, active: Any
@@ -177,6 +187,8 @@ class WorkerApp(faust.App):
     """``faust.App`` whose consumer hands whole fetches to ``fetch_handler``."""
 
     fetch_handler: FetchHandler | None = None
+    after_seek: Callable[[Any], None] | None = None
+    """Called with the consumer each time it has sought to the committed offsets."""
 
     def _new_transport(self) -> Any:
         return FetchBatchTransport(self.conf.broker_consumer, self)
