@@ -281,14 +281,7 @@ RECEIVED_INDICATORS = (
 COMPLETED_INDICATORS = ("e_result",)
 """Indicators bucketed by the hour of the dossier's first completion."""
 
-COUNTS_SELECT = """SELECT
-    unit AS unit_code,
-    indicator,
-    toStartOfHour(toDateTime(intDiv(anchor_ms, 1000), '{tz}')) AS bucket_start,
-    sum(num) AS numerator,
-    sum(den) AS denominator
-FROM {merged}
-ARRAY JOIN
+_INDICATOR_ROWS = """ARRAY JOIN
     ['online_filing', 'online_payment', 'digitization', 'data_reuse', 'portal_sync', 'e_result']
         AS indicator,
     [received_at_ms, received_at_ms, received_at_ms, received_at_ms, received_at_ms,
@@ -299,9 +292,51 @@ ARRAY JOIN
               AND is_document = 1)] AS num,
     [toUInt64(1), toUInt64(fee > 0), toUInt64(1), toUInt64(1), toUInt64(1),
      toUInt64(first_completed_key != '' AND completed_outcome != 'withdrawn'
-              AND is_document = 1)] AS den
+              AND is_document = 1)] AS den"""
+"""What one merged dossier counts: a row per indicator with its anchor time, numerator and
+denominator (the definition of every indicator, shared by the two selects below)."""
+
+COUNTS_SELECT = (
+    """SELECT
+    unit AS unit_code,
+    indicator,
+    toStartOfHour(toDateTime(intDiv(anchor_ms, 1000), '{tz}')) AS bucket_start,
+    sum(num) AS numerator,
+    sum(den) AS denominator
+FROM {merged}
+"""
+    + _INDICATOR_ROWS
+    + """
 GROUP BY unit_code, indicator, bucket_start
 HAVING denominator > 0"""
+)
+
+DOSSIER_SHARES_SELECT = (
+    """SELECT
+    dossier_id,{passed}
+    unit AS unit_code,
+    indicator,
+    toStartOfHour(toDateTime(intDiv(anchor_ms, 1000), '{tz}')) AS bucket_start,
+    num AS numerator,
+    den AS denominator
+FROM {merged}
+"""
+    + _INDICATOR_ROWS
+    + """
+WHERE den > 0"""
+)
+"""What each dossier adds to the buckets it counts in (COUNTS_SELECT before the sum, with the
+same rows): summed over a bucket's dossiers it gives the view's row. ``{passed}``: more columns
+of ``{merged}`` to pass through ("" or ``"\n    a, b,"``)."""
+CONTRIBUTION_COLUMNS = (
+    "unit_code",
+    "indicator",
+    "bucket_start",
+    "dossier_id",
+    "numerator",
+    "denominator",
+    "version",
+)
 
 
 # Each step is (version, description, statements). Statements use {db} for the namespace's database;
@@ -553,8 +588,9 @@ MIGRATIONS: list[tuple[int, str, list[str | Unless]]] = [
             ORDER BY letter_id""",
         ],
     ),
+    # 8 is the daily and monthly roll-ups (another branch).
     (
-        8,
+        9,
         "consumer lag: committed and end offsets of each input partition, per minute",
         [
             # Written by the worker every few seconds (streams/lag.py); the newest row of a
@@ -576,6 +612,31 @@ MIGRATIONS: list[tuple[int, str, list[str | Unless]]] = [
             ) ENGINE = ReplacingMergeTree(recorded_ms)
             PARTITION BY toYYYYMM(toDateTime(intDiv(minute_ms, 1000), '{tz}'))
             ORDER BY (consumer_group, topic, partition, minute_ms)""",
+        ],
+    ),
+    (
+        10,
+        "what each dossier adds to each hourly bucket, for the incremental refresh",
+        [
+            # One row per (bucket, indicator, dossier) that the dossier is or was counted in:
+            # its numerator and denominator there (0 where it no longer counts), the row with
+            # the highest version winning. A bucket's hourly_counts row is the sum over its
+            # dossiers, so the refresh recounts a bucket from these narrow rows instead of
+            # merging every snapshot of every dossier in it. See sinks/hourly.py.
+            """CREATE TABLE IF NOT EXISTS {db}.bucket_contributions (
+                unit_code String,
+                indicator String,
+                bucket_start DateTime('{tz}'),
+                dossier_id String,
+                numerator UInt64,
+                denominator UInt64,
+                version UInt64
+            ) ENGINE = ReplacingMergeTree(version)
+            PARTITION BY toYYYYMM(bucket_start)
+            ORDER BY (bucket_start, unit_code, indicator, dossier_id)
+            SETTINGS index_granularity = 256""",
+            # Stores that already hold snapshots: what every dossier adds now.
+            "python:contribute_all",
         ],
     ),
 ]
@@ -668,6 +729,51 @@ def _rekey_dead_letters(store: Store, database: str, wait_s: float = 60.0) -> No
         raise
 
 
+CONTRIBUTION_PART_ROWS = 200_000
+"""Snapshots merged per statement by ``insert_contributions``: a whole year in one statement
+would hold every dossier's merge at once (more than the local server's 4 GB per query)."""
+
+
+def insert_contributions(
+    store: Store, database: str, version: int, withdrawn: int | None = None
+) -> None:
+    """Write what every dossier adds now to its current buckets into ``bucket_contributions``,
+    stamped with ``version``, in parts of dossiers (by a hash of the id: all snapshots of a
+    dossier fall in the same part). With ``withdrawn`` (a lower version), every contribution
+    stored so far is first set to 0 with it, so that only the current ones count."""
+    rows = max(
+        int(store.query(f"SELECT count() FROM {database}.{table}")[0][0])
+        for table in ("dossier_state", "bucket_contributions")
+    )
+    parts = max(1, -(-rows // CONTRIBUTION_PART_ROWS))
+    columns = ", ".join(CONTRIBUTION_COLUMNS)
+    for part in range(parts):
+        in_part = f"cityHash64(dossier_id) % {parts} = {part}"
+        if withdrawn is not None:
+            store.execute(
+                f"""INSERT INTO {database}.bucket_contributions ({columns})
+                    SELECT unit_code, indicator, bucket_start, dossier_id, 0, 0, {withdrawn}
+                    FROM {database}.bucket_contributions
+                    WHERE {in_part}
+                    GROUP BY unit_code, indicator, bucket_start, dossier_id
+                    HAVING argMax(denominator, version) > 0 OR argMax(numerator, version) > 0"""
+            )
+        merged = MERGED_SELECT.format(source=f"{database}.dossier_state", where=f"WHERE {in_part}")
+        shares = DOSSIER_SHARES_SELECT.format(merged=f"({merged})", tz=TZ, passed="")
+        store.execute(
+            f"""INSERT INTO {database}.bucket_contributions ({columns})
+                SELECT unit_code, indicator, bucket_start, dossier_id, numerator, denominator,
+                       {version}
+                FROM ({shares})"""
+        )
+
+
+def _contribute_all(store: Store, database: str) -> None:
+    """Migration 10: the contributions of the snapshots stored so far, older than any later
+    refresh (versions are epoch ns)."""
+    insert_contributions(store, database, time.time_ns())
+
+
 def _has_column(store: Store, database: str, table: str, column: str) -> bool:
     rows = store.query(
         f"SELECT count() FROM system.columns WHERE database = '{database}' "
@@ -677,7 +783,8 @@ def _has_column(store: Store, database: str, table: str, column: str) -> bool:
 
 
 PROCEDURES: dict[str, Callable[[Store, str], None]] = {
-    "python:rekey_dead_letters": _rekey_dead_letters
+    "python:rekey_dead_letters": _rekey_dead_letters,
+    "python:contribute_all": _contribute_all,
 }
 """Migration steps that SQL alone cannot do safely, by the name a migration lists them under."""
 

@@ -5,7 +5,7 @@ knows it too, without asking the broker: Faust keeps the offsets it committed, a
 response carries the partition's end offset (the high watermark, which aiokafka keeps). So every
 ``LAG_EVERY_S`` a timer reads both and writes a row for each assigned input partition whose
 offsets changed, or that has no row for the current minute yet, into ``consumer_offsets``
-(migration 8: group, topic, partition, minute; the newest row of a minute wins).
+(migration 9: group, topic, partition, minute; the newest row of a minute wins).
 
 Right after partitions are assigned (start, rebalance) nothing has been fetched yet, and the
 backlog that built up while no worker read them is worth recording before the worker eats it.
