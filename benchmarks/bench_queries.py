@@ -297,7 +297,8 @@ def main() -> None:
                   f"(Kafka timestamp -> its buckets rewritten in hourly_counts), "
                   f"{figures['batches']} batches, {figures['accepted']:,} accepted, "
                   f"{figures['dead_letters']:,} dead letters, "
-                  f"{figures['events_per_s']:,.0f} events/s through the worker")  # fmt: skip
+                  f"{figures['events_per_s']:,.0f} events/s through the worker, "
+                  f"{figures['cpu_us_per_event']:.0f} CPU-µs/event in its process")  # fmt: skip
 
 
 def bench_fresh(settings: Settings) -> Settings:

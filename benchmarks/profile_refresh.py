@@ -5,8 +5,9 @@ Feeds the freshness run's messages (``bench_stream.paced_lines``: generated prov
 2024-06-03, in emission order) through the worker's own core — processor, writer,
 ``sinks.hourly.refresh_dossiers`` — in batches of ``--batch`` messages, as the worker would get
 them from Kafka, into a namespace loaded by ``bench_queries.py --keep`` (the refresh then works
-among a year of data). Every store call is timed: per batch it prints the stages, then per kind
-of call the count and the median and total milliseconds.
+among a year of data). Every store call is timed, wall and CPU of this process (on the embedded
+store that includes the engine's own work): per batch it prints the stages, then per kind of
+call the count, median wall and CPU milliseconds and the total.
 
     .venv/bin/python benchmarks/profile_refresh.py --namespace year --chdb-path /tmp/year \\
         --store embedded --batch 4000 --batches 6
@@ -35,13 +36,15 @@ from sinks.writer import ResultWriter
 
 
 class TimedStore:
-    """A store that records (label, ms, rows) of every call it passes on."""
+    """A store that records (label, wall ms, CPU ms, rows) of every call it passes on. CPU is
+    this process's, all threads: on the embedded store it includes the engine's own work, on
+    the server only the client's."""
 
     def __init__(self, store: Store, database: str) -> None:
         self.store = store
         self.database = database
         self.backend = store.backend
-        self.calls: list[tuple[str, float, int]] = []
+        self.calls: list[tuple[str, float, float, int]] = []
 
     def execute(self, sql: str) -> None:
         self._timed(f"execute {self._tables(sql)}", 0, lambda: self.store.execute(sql))
@@ -53,7 +56,7 @@ class TimedStore:
             rows.extend(self.store.query(sql))
 
         self._timed(f"query {self._tables(sql)}", 0, run)
-        self.calls[-1] = (*self.calls[-1][:2], len(rows))
+        self.calls[-1] = (*self.calls[-1][:3], len(rows))
         return rows
 
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
@@ -70,9 +73,10 @@ class TimedStore:
         return "+".join(sorted(set(re.findall(rf"\b{self.database}\.(\w+)", sql)))) or "?"
 
     def _timed(self, label: str, rows: int, call: Callable[[], None]) -> None:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         call()
-        self.calls.append((label, (time.perf_counter() - started) * 1000, rows))
+        wall_ms = (time.perf_counter() - started) * 1000
+        self.calls.append((label, wall_ms, (time.process_time() - cpu) * 1000, rows))
 
 
 def profile(settings: Settings, batch: int, batches: int) -> None:
@@ -82,39 +86,44 @@ def profile(settings: Settings, batch: int, batches: int) -> None:
     store = TimedStore(open_store(settings), database)
     processor = processor_for(load_reference(settings), settings.late_horizon_days)
     writer = ResultWriter(store, database, max_attempts=1)
-    refresh_calls: dict[str, list[tuple[float, int]]] = defaultdict(list)
-    print(f"{settings.store}, namespace {settings.namespace}, batches of {batch:,} messages")
-    print(f"{'batch':>5} {'dossiers':>8} {'process':>8} {'write':>7} {'refresh':>8} "
-          f"{'calls':>5}  refresh calls (ms)")  # fmt: skip
+    per_call: dict[str, list[tuple[float, float, int]]] = defaultdict(list)
+    print(f"{settings.store}, namespace {settings.namespace}, batches of {batch:,} messages; "
+          "wall ms (CPU ms of this process)")  # fmt: skip
+    print(f"{'batch':>5} {'dossiers':>8} {'process':>12} {'write':>12} {'refresh':>12}  "
+          "refresh calls")  # fmt: skip
     for number in range(batches):
         now_ms = int(time.time() * 1000)
         part = lines[number * batch : (number + 1) * batch]
         incoming = [Incoming(value, f"{topic}[0]@{i}", now_ms) for i, (topic, _, value) in enumerate(part)]  # fmt: skip
-        started = time.perf_counter()
+        clocks = [(time.perf_counter(), time.process_time())]
         result = processor.process(incoming)
-        processed = time.perf_counter()
+        clocks.append((time.perf_counter(), time.process_time()))
+        first_write = len(store.calls)
         writer.write(result, now_ms)
-        written = time.perf_counter()
-        first_call = len(store.calls)
+        clocks.append((time.perf_counter(), time.process_time()))
+        first_refresh = len(store.calls)
         hourly.refresh_dossiers(store, database, result.snapshots)
-        refreshed = time.perf_counter()
-        process_ms, write_ms, refresh_ms = (
-            1000 * (processed - started),
-            1000 * (written - processed),
-            1000 * (refreshed - written),
-        )
-        calls = store.calls[first_call:]
-        for label, ms, rows in calls:
-            refresh_calls[label].append((ms, rows))
+        clocks.append((time.perf_counter(), time.process_time()))
+        for stage, first, last in (("write", first_write, first_refresh),
+                                   ("refresh", first_refresh, len(store.calls))):  # fmt: skip
+            for label, wall_ms, cpu_ms, rows in store.calls[first:last]:
+                per_call[f"{stage}: {label}"].append((wall_ms, cpu_ms, rows))
+        stages = [
+            f"{1000 * (b[0] - a[0]):>5.0f} ({1000 * (b[1] - a[1]):>4.0f})"
+            for a, b in zip(clocks, clocks[1:], strict=False)
+        ]
+        detail = ", ".join(f"{label.split()[0]} {label.split()[1][:22]} {wall_ms:.0f}"
+                           for label, wall_ms, _, _ in store.calls[first_refresh:])  # fmt: skip
         dossiers = len({row[0] for row in result.snapshots})
-        detail = ", ".join(f"{label.split()[0]} {label.split()[1][:24]} {ms:.0f}"
-                           for label, ms, _ in calls)  # fmt: skip
-        print(f"{number + 1:>5} {dossiers:>8,} {process_ms:>8.0f} {write_ms:>7.0f} "
-              f"{refresh_ms:>8.0f} {len(calls):>5}  {detail}", flush=True)  # fmt: skip
-    print(f"\n{'refresh call':<60} {'count':>5} {'median ms':>9} {'total ms':>9} {'rows':>9}")
-    for label, samples in sorted(refresh_calls.items(), key=lambda kv: -sum(s for s, _ in kv[1])):
-        print(f"{label[:60]:<60} {len(samples):>5} {statistics.median(s for s, _ in samples):>9.0f} "
-              f"{sum(s for s, _ in samples):>9.0f} {sum(r for _, r in samples):>9,}")  # fmt: skip
+        print(f"{number + 1:>5} {dossiers:>8,} {stages[0]:>12} {stages[1]:>12} {stages[2]:>12}  "
+              f"{detail}", flush=True)  # fmt: skip
+    print(
+        f"\n{'store call':<56} {'count':>5} {'wall ms':>8} {'CPU ms':>7} {'total wall':>10} {'rows':>8}"
+    )
+    for label, samples in sorted(per_call.items(), key=lambda kv: -sum(s[0] for s in kv[1])):
+        print(f"{label[:56]:<56} {len(samples):>5} {statistics.median(s[0] for s in samples):>8.0f} "
+              f"{statistics.median(s[1] for s in samples):>7.0f} {sum(s[0] for s in samples):>10.0f} "
+              f"{sum(s[2] for s in samples):>8,}")  # fmt: skip
     store.close()
 
 

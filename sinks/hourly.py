@@ -8,15 +8,16 @@ batch's dossiers may have changed:
 
 1. Copy the batch's snapshots into ``snapshots_by_dossier`` (``dossier_state`` again, in small
    granules by dossier id), then take the *contribution version* (below).
-2. Read every snapshot of the batch's dossiers from it and merge them. This gives each
-   dossier's history — every bucket it was ever counted in (the units and hours of all its
-   receptions, the hours of all its completions) — and, with the indicator SQL of the view
-   (``schema.DOSSIER_SHARES_SELECT``, ``COUNTS_SELECT`` before the sum), what it adds to its
-   current buckets; both from one read. A dossier can leave a bucket (an earlier reception moves it to another hour
-   or unit); the bucket it left is in its history. A snapshot that came without a reception
-   (the worker's cache had evicted the dossier) is merged with the stored reception the same way.
-3. Write, for every bucket of each dossier's history and each indicator of that bucket's
-   anchor, what the dossier adds there now (0 where it no longer counts) into
+2. Read every snapshot of the batch's dossiers from it and merge them, in one query. This gives
+   each dossier's history — every bucket it was ever counted in (the units and hours of all
+   its receptions, the hours of all its completions) — and, with the indicator SQL of the view
+   (``schema.DOSSIER_SHARES_SELECT``, ``COUNTS_SELECT`` before the sum), what it adds to each
+   indicator of its current buckets. A dossier can leave a bucket (an earlier reception moves
+   it to another hour or unit); the bucket it left is in its history. A snapshot that came
+   without a reception (the worker's cache had evicted the dossier) is merged with the stored
+   reception the same way.
+3. Write, for every bucket of each dossier's history, what the dossier adds there now per
+   indicator of the bucket's anchor (0 where it no longer counts) into
    ``bucket_contributions``, with the contribution version.
 4. Take the *count version* (below). For every bucket touched, sum the newest contribution of
    each dossier listed there and write the absolute totals (zero rows for emptied buckets) to
@@ -61,12 +62,11 @@ from typing import TypeVar
 
 from pipeline.errors import RetryableSinkError
 from sinks.schema import (
-    COMPLETED_INDICATORS,
+    ANCHOR_INDICATORS,
     CONTRIBUTION_COLUMNS,
     DOSSIER_SHARES_SELECT,
     DOSSIER_STATE_COLUMNS,
     MERGED_SELECT,
-    RECEIVED_INDICATORS,
     TZ,
     insert_contributions,
 )
@@ -74,7 +74,7 @@ from sinks.store import Row, Store
 
 RECEIVED = "received"
 COMPLETED = "completed"
-ANCHOR_INDICATORS = {RECEIVED: RECEIVED_INDICATORS, COMPLETED: COMPLETED_INDICATORS}
+assert set(ANCHOR_INDICATORS) == {RECEIVED, COMPLETED}
 ANCHOR_OF = {i: anchor for anchor, indicators in ANCHOR_INDICATORS.items() for i in indicators}
 COUNT_COLUMNS = ("unit_code", "indicator", "bucket_start", "numerator", "denominator", "version")
 
@@ -86,7 +86,7 @@ BUCKETS_PER_QUERY = 3_000
 T = TypeVar("T")
 Bucket = tuple[str, int, str]
 """(unit_code, bucket_start in epoch seconds, anchor)."""
-Contribution = tuple[str, str, int, str, int, int, int]
+Contribution = tuple[str, int, str, str, list[int], list[int], int]
 """A ``bucket_contributions`` row (``CONTRIBUTION_COLUMNS``)."""
 
 
@@ -185,29 +185,29 @@ def _contributions(
         tz=TZ,
         passed="\n    history_units, history_received_hours, history_completed_hours,",
     )
+    # One row per dossier: its history, and what it adds to each indicator of its buckets.
     rows = store.query(
-        "SELECT dossier_id, history_units, history_received_hours, history_completed_hours, "
-        f"unit_code, indicator, toUInt32(bucket_start), numerator, denominator FROM ({shares})"
+        "SELECT dossier_id, any(history_units), any(history_received_hours), "
+        "any(history_completed_hours), groupArray((unit_code, indicator, "
+        f"toUInt32(bucket_start), numerator, denominator)) FROM ({shares}) GROUP BY dossier_id"
     )
-    now: dict[tuple[str, str, str, int], tuple[int, int]] = {}
-    history: dict[str, set[Bucket]] = {}
-    for dossier_id, units, r_hours, c_hours, unit, indicator, start_s, n, d in rows:
-        dossier_id, unit, start_s = str(dossier_id), str(unit), int(start_s)
-        now[(dossier_id, unit, str(indicator), start_s)] = (int(n), int(d))
-        if dossier_id not in history:
-            places = history[dossier_id] = set()
-            for past_unit in map(str, units):
-                places.update((past_unit, int(hour), RECEIVED) for hour in r_hours)
-                places.update((past_unit, int(hour), COMPLETED) for hour in c_hours)
-        history[dossier_id].add((unit, start_s, ANCHOR_OF[str(indicator)]))  # there already
     contributions: list[Contribution] = []
     touched: set[Bucket] = set()
-    for dossier_id, places in history.items():
+    for dossier_id, units, r_hours, c_hours, shares_now in rows:
+        dossier_id = str(dossier_id)
+        now = {(str(u), str(i), int(s)): (int(n), int(d)) for u, i, s, n, d in shares_now}
+        places = {(unit, start_s, ANCHOR_OF[i]) for unit, i, start_s in now}  # there already
+        for past_unit in map(str, units):
+            places.update((past_unit, int(hour), RECEIVED) for hour in r_hours)
+            places.update((past_unit, int(hour), COMPLETED) for hour in c_hours)
         touched.update(places)
         for unit, start_s, anchor in sorted(places):
-            for indicator in ANCHOR_INDICATORS[anchor]:
-                n, d = now.get((dossier_id, unit, indicator, start_s), (0, 0))
-                contributions.append((unit, indicator, start_s, dossier_id, n, d, version))
+            shares_here = [now.get((unit, i, start_s), (0, 0)) for i in ANCHOR_INDICATORS[anchor]]
+            numerators = [n for n, _ in shares_here]
+            denominators = [d for _, d in shares_here]
+            contributions.append(
+                (unit, start_s, anchor, dossier_id, numerators, denominators, version)
+            )
     return contributions, touched
 
 
@@ -216,35 +216,34 @@ def _recount(
 ) -> list[tuple[str, str, int, int, int, int]]:
     """Absolute totals of the buckets (zero rows included), stamped with ``version``: the sum
     of the newest contribution of every dossier listed in each."""
-    pairs = ", ".join(sorted({f"({_quote(u)}, {s})" for u, s, _ in buckets}))
-    units = _quoted_list(sorted({u for u, _, _ in buckets}))
-    hours = ", ".join(str(s) for s in sorted({s for _, s, _ in buckets}))
     # ``bucket_start IN`` on the first key column is what lets every engine (18.16 too) read
-    # only the granules of those hours; the pairs then pick the (unit, hour) buckets.
+    # only the granules of those hours; the keys then pick the exact buckets. A list of
+    # strings: both engines take a few times longer to analyse a list of tuples. (Hour and
+    # anchor hold no '|', so a key names one bucket whatever the unit code holds.)
+    keys = _quoted_list(f"{u}|{s}|{a}" for u, s, a in buckets)
+    hours = ", ".join(str(s) for s in sorted({s for _, s, _ in buckets}))
+    key = "concat(unit_code, '|', toString(toUInt32(bucket_start)), '|', anchor)"
     rows = store.query(
-        f"""SELECT unit_code, indicator, toUInt32(bucket_start), sum(n), sum(d)
+        f"""SELECT unit_code, toUInt32(bucket_start), anchor, sumForEach(n), sumForEach(d)
             FROM (
-                SELECT unit_code, indicator, bucket_start, dossier_id,
-                       argMax(numerator, version) AS n, argMax(denominator, version) AS d
+                SELECT unit_code, bucket_start, anchor, dossier_id,
+                       argMax(numerators, version) AS n, argMax(denominators, version) AS d
                 FROM {database}.bucket_contributions
-                WHERE bucket_start IN ({hours}) AND unit_code IN ({units})
-                  AND (unit_code, bucket_start) IN ({pairs})
-                GROUP BY unit_code, indicator, bucket_start, dossier_id
+                WHERE bucket_start IN ({hours}) AND {key} IN ({keys})
+                GROUP BY unit_code, bucket_start, anchor, dossier_id
             ) AS newest
-            GROUP BY unit_code, indicator, bucket_start"""
+            GROUP BY unit_code, bucket_start, anchor"""
     )
-    # A (unit, hour) pair also brings the indicators of the other anchor: keep the buckets asked.
-    wanted = set(buckets)
-    totals = {
-        (str(u), str(i), int(s)): (int(n), int(d))
-        for u, i, s, n, d in rows
-        if (u, int(s), ANCHOR_OF[i]) in wanted
-    }
-    return [
-        (unit, indicator, start_s, *totals.get((unit, indicator, start_s), (0, 0)), version)
-        for unit, start_s, anchor in buckets
-        for indicator in ANCHOR_INDICATORS[anchor]
-    ]
+    totals = {(str(u), int(s), str(a)): (list(n), list(d)) for u, s, a, n, d in rows}
+    out = []
+    for unit, start_s, anchor in buckets:
+        numerators, denominators = totals.get((unit, start_s, anchor), ([], []))
+        for position, indicator in enumerate(ANCHOR_INDICATORS[anchor]):
+            # A withdrawn contribution is an empty array: a missing position is a 0.
+            n = int(numerators[position]) if position < len(numerators) else 0
+            d = int(denominators[position]) if position < len(denominators) else 0
+            out.append((unit, indicator, start_s, n, d, version))
+    return out
 
 
 def refresh_all(store: Store, database: str) -> None:

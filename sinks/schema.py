@@ -328,15 +328,19 @@ WHERE den > 0"""
 """What each dossier adds to the buckets it counts in (COUNTS_SELECT before the sum, with the
 same rows): summed over a bucket's dossiers it gives the view's row. ``{passed}``: more columns
 of ``{merged}`` to pass through ("" or ``"\n    a, b,"``)."""
+ANCHOR_INDICATORS = {"received": RECEIVED_INDICATORS, "completed": COMPLETED_INDICATORS}
+"""The indicators of each bucket anchor, in the order of a contribution's arrays."""
 CONTRIBUTION_COLUMNS = (
     "unit_code",
-    "indicator",
     "bucket_start",
+    "anchor",
     "dossier_id",
-    "numerator",
-    "denominator",
+    "numerators",
+    "denominators",
     "version",
 )
+"""A ``bucket_contributions`` row: what one dossier adds to one (unit, hour, anchor) bucket,
+per indicator of the anchor (``ANCHOR_INDICATORS``), in two arrays."""
 
 
 # Each step is (version, description, statements). Statements use {db} for the namespace's database;
@@ -618,22 +622,23 @@ MIGRATIONS: list[tuple[int, str, list[str | Unless]]] = [
         10,
         "what each dossier adds to each hourly bucket, for the incremental refresh",
         [
-            # One row per (bucket, indicator, dossier) that the dossier is or was counted in:
-            # its numerator and denominator there (0 where it no longer counts), the row with
-            # the highest version winning. A bucket's hourly_counts row is the sum over its
+            # One row per (unit, hour, anchor) bucket and dossier that the dossier is or was
+            # counted in: its numerator and denominator there per indicator of the anchor
+            # (ANCHOR_INDICATORS order; 0 or empty where it no longer counts), the row with the
+            # highest version winning. A bucket's hourly_counts row is the sum over its
             # dossiers, so the refresh recounts a bucket from these narrow rows instead of
-            # merging every snapshot of every dossier in it. See sinks/hourly.py.
+            # merging every snapshot of every dossier in it. Not partitioned: one part per
+            # batch, whatever months the batch touches. See sinks/hourly.py.
             """CREATE TABLE IF NOT EXISTS {db}.bucket_contributions (
                 unit_code String,
-                indicator String,
                 bucket_start DateTime('{tz}'),
+                anchor String,
                 dossier_id String,
-                numerator UInt64,
-                denominator UInt64,
+                numerators Array(UInt64),
+                denominators Array(UInt64),
                 version UInt64
             ) ENGINE = ReplacingMergeTree(version)
-            PARTITION BY toYYYYMM(bucket_start)
-            ORDER BY (bucket_start, unit_code, indicator, dossier_id)
+            ORDER BY (bucket_start, unit_code, anchor, dossier_id)
             SETTINGS index_granularity = 256""",
             # Stores that already hold snapshots: what every dossier adds now.
             "python:contribute_all",
@@ -752,20 +757,42 @@ def insert_contributions(
         if withdrawn is not None:
             store.execute(
                 f"""INSERT INTO {database}.bucket_contributions ({columns})
-                    SELECT unit_code, indicator, bucket_start, dossier_id, 0, 0, {withdrawn}
+                    SELECT unit_code, bucket_start, anchor, dossier_id,
+                           emptyArrayUInt64(), emptyArrayUInt64(), {withdrawn}
                     FROM {database}.bucket_contributions
                     WHERE {in_part}
-                    GROUP BY unit_code, indicator, bucket_start, dossier_id
-                    HAVING argMax(denominator, version) > 0 OR argMax(numerator, version) > 0"""
+                    GROUP BY unit_code, bucket_start, anchor, dossier_id
+                    HAVING arraySum(argMax(denominators, version)) > 0
+                        OR arraySum(argMax(numerators, version)) > 0"""
             )
         merged = MERGED_SELECT.format(source=f"{database}.dossier_state", where=f"WHERE {in_part}")
         shares = DOSSIER_SHARES_SELECT.format(merged=f"({merged})", tz=TZ, passed="")
         store.execute(
             f"""INSERT INTO {database}.bucket_contributions ({columns})
-                SELECT unit_code, indicator, bucket_start, dossier_id, numerator, denominator,
-                       {version}
-                FROM ({shares})"""
+                SELECT unit_code, bucket_start, anchor, dossier_id,
+                       {_per_indicator("numerator")}, {_per_indicator("denominator")}, {version}
+                FROM (SELECT *, {_anchor_of("indicator")} AS anchor FROM ({shares}))
+                GROUP BY unit_code, bucket_start, anchor, dossier_id"""
         )
+
+
+def _anchor_of(indicator: str) -> str:
+    """SQL: the anchor of an indicator column."""
+    names = [i for indicators in ANCHOR_INDICATORS.values() for i in indicators]
+    anchors = [a for a, indicators in ANCHOR_INDICATORS.items() for _ in indicators]
+    return "transform({}, [{}], [{}], '')".format(
+        indicator, ", ".join(f"'{n}'" for n in names), ", ".join(f"'{a}'" for a in anchors)
+    )
+
+
+def _per_indicator(column: str) -> str:
+    """SQL, within a GROUP BY of one anchor's rows: ``column`` summed per indicator of the
+    anchor, as an array in ``ANCHOR_INDICATORS`` order."""
+    cases = []
+    for anchor, indicators in ANCHOR_INDICATORS.items():
+        sums = ", ".join(f"sumIf({column}, indicator = '{i}')" for i in indicators)
+        cases.append(f"anchor = '{anchor}', [{sums}]")
+    return f"multiIf({', '.join(cases)}, emptyArrayUInt64())"
 
 
 def _contribute_all(store: Store, database: str) -> None:
