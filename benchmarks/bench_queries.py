@@ -287,12 +287,13 @@ def bench_freshness(settings: Settings, rate: int, seconds: int) -> dict[str, An
 
     from pipeline import broker
 
+    settings = bench_stream.accepting_paced(settings)
     messages = bench_stream.paced_lines(settings, rate * seconds)
     broker.ensure_topics(settings)
     results: dict[str, Any] = {}
     runner = threading.Thread(
         target=lambda: results.update(
-            bench_stream.in_child(bench_stream.run_worker, settings, len(messages), True)
+            bench_stream.in_child(bench_stream.run_worker, settings, None, len(messages), True)
         )
     )
     runner.start()
@@ -344,7 +345,10 @@ def main() -> None:
             print(f"\nfreshness ({backend}, namespace {target.namespace}): p50 {figures['p50_s']:.2f} s, "
                   f"p99 {figures['p99_s']:.2f} s at {args.rate:,} events/s for {args.seconds} s "
                   f"(Kafka timestamp -> its buckets rewritten in hourly_counts), "
-                  f"{figures['batches']} batches")  # fmt: skip
+                  f"{figures['batches']} batches, {figures['accepted']:,} accepted, "
+                  f"{figures['dead_letters']:,} dead letters, "
+                  f"{figures['events_per_s']:,.0f} events/s through the worker, "
+                  f"{figures['cpu_us_per_event']:.0f} CPU-µs/event in its process")  # fmt: skip
 
 
 def bench_fresh(settings: Settings) -> Settings:

@@ -1,7 +1,10 @@
-"""Dashboard "Vận hành": is the pipeline healthy? Events, dead letters, freshness, stored batches.
+"""Dashboard "Vận hành": is the pipeline healthy? Events, dead letters, freshness, consumer lag,
+stored batches.
 
-Consumer lag is not shown: Kafka offsets never reach ClickHouse (see docs/dashboards.md).
 Events are counted by their own time (``occurred_ms``): the archive keeps no arrival time.
+Consumer lag comes from ``consumer_offsets``, where every worker records, every few seconds,
+the committed and end offset of each input partition it reads (``streams/lag.py``), with the
+most messages behind it saw in each minute (``peak_lag``).
 """
 
 from __future__ import annotations
@@ -32,6 +35,15 @@ TO_MS = f"toUInt64(toUInt32({sql.TO})) * 1000"
 BUCKET_S = "greatest(60, $__interval_s)"
 STALE_AFTER_S = 900
 """Input topics silent for 15 minutes show orange, for an hour red."""
+LAG_WARN = 10_000
+"""Messages behind shown orange: what the worker's 5 s freshness target allows at 2,000 events/s."""
+LAG_CRITICAL = 100_000
+"""Messages behind shown red (50 s of input at 2,000 events/s)."""
+LAG_CURRENT_S = 300
+"""The current lag sums each partition's newest row of the last 5 minutes (a running worker
+writes one per partition at least every minute)."""
+LAG_SILENT_S = 120
+"""No lag row for 2 minutes: no worker is recording (stopped, or stuck before its first fetch)."""
 
 
 def _topic_of_type() -> str:
@@ -50,11 +62,13 @@ def operations_dashboard(db_variable: Variable) -> Dashboard:
         uid=UID,
         title="Vận hành",
         description="Pipeline health for on-call engineers: events stored per minute by input "
-        "topic, time since each topic's last event, dead letters by kind, batches stored.",
+        "topic, time since each topic's last event, consumer lag, dead letters by kind, "
+        "batches stored.",
         variables=(db_variable,),
         time_from="now-6h",
         rows=(
             Row("Luồng sự kiện", (_events_per_minute(), _freshness())),
+            Row("Tiêu thụ Kafka", (_consumer_lag(), _current_lag())),
             Row("Thư lỗi (dead letters)", (_dead_letters_over_time(), _latest_dead_letters())),
             Row("Lưu trữ", (_batches(), _totals())),
         ),
@@ -118,6 +132,86 @@ def _freshness() -> Panel:
                 ),
             ),
             Column("events", label="Sự kiện trong kỳ", decimals=0),
+        ),
+    )
+
+
+LAG_THRESHOLDS = Thresholds(
+    base=GREEN, steps=((float(LAG_WARN), ORANGE), (float(LAG_CRITICAL), RED))
+)
+
+
+def _consumer_lag() -> Panel:
+    # The input topic's own name: the part after the namespace (input topic names have no dot).
+    query = (
+        "SELECT time, topic, sum(peak) AS messages_behind\n"
+        "FROM (\n"
+        f"  SELECT toDateTime(intDiv(intDiv(minute_ms, 1000), {BUCKET_S}) * {BUCKET_S}) AS time,\n"
+        "    splitByChar('.', topic)[-1] AS topic, consumer_group, partition, max(peak_lag) AS peak\n"
+        f"  FROM {sql.DB}.consumer_offsets\n"
+        f"  WHERE minute_ms >= {FROM_MS} AND minute_ms < {TO_MS}\n"
+        "  GROUP BY time, topic, consumer_group, partition\n"
+        ") AS partitions\n"
+        "GROUP BY time, topic\nORDER BY time, topic"
+    )
+    return Panel(
+        "timeseries",
+        "Độ trễ tiêu thụ",
+        "Consumer lag: messages in each input topic that the workers had not yet stored and "
+        "committed. Per time bucket, the most messages behind seen in each partition (end "
+        "offset minus committed offset, recorded by the worker every 5 s and right after it "
+        "gets partitions, so a backlog built up while no worker ran shows), summed over the "
+        "topic's partitions. Orange: more than the 5 s freshness target allows at 2,000 "
+        "events/s; red: 50 s of such input.",
+        Query(query, Format.TIME_SERIES, ("time", "topic", "messages_behind")),
+        unit=COUNT,
+        width=16,
+        height=8,
+        thresholds=LAG_THRESHOLDS,
+        min_value=0.0,
+        interval="1m",
+    )
+
+
+def _current_lag() -> Panel:
+    since_ms = f"{TO_MS} - {LAG_CURRENT_S * 1000}"
+    query = (
+        "SELECT\n"
+        "  (SELECT if(count() = 0, NULL, sum(lag)) FROM (\n"
+        "      SELECT argMax(end_offset - committed_offset, recorded_ms) AS lag\n"
+        f"      FROM {sql.DB}.consumer_offsets\n"
+        f"      WHERE minute_ms > {since_ms} - 60000 AND minute_ms < {TO_MS}\n"
+        f"        AND recorded_ms >= {since_ms} AND recorded_ms < {TO_MS}\n"
+        "      GROUP BY consumer_group, topic, partition)) AS messages_behind,\n"
+        "  (SELECT if(count() = 0, NULL,\n"
+        "      toInt64(toUInt32($__toTime)) - toInt64(intDiv(max(recorded_ms), 1000)))\n"
+        f"    FROM {sql.DB}.consumer_offsets\n"
+        f"    WHERE minute_ms > {FROM_MS} - 60000 AND minute_ms < {TO_MS}\n"
+        f"      AND recorded_ms >= {FROM_MS} AND recorded_ms < {TO_MS}) AS seconds_since_record"
+    )
+    return Panel(
+        "stat",
+        "Độ trễ hiện tại",
+        "Messages in the input topics not yet stored and committed at the end of the time "
+        "range: each partition's newest lag recorded in the 5 minutes before it, summed (empty "
+        "when no worker recorded any). And seconds since the newest record: a running worker "
+        "records every partition at least once a minute, so a larger age means no worker is "
+        "consuming (empty: none in the range).",
+        Query(query, Format.TABLE, ("messages_behind", "seconds_since_record")),
+        unit=COUNT,
+        width=8,
+        height=8,
+        decimals=0,
+        columns=(
+            Column("messages_behind", label="Tin chưa xử lý", thresholds=LAG_THRESHOLDS),
+            Column(
+                "seconds_since_record",
+                label="Từ lần ghi cuối",
+                unit=SECONDS,
+                thresholds=Thresholds(
+                    base=GREEN, steps=((float(LAG_SILENT_S), ORANGE), (600.0, RED))
+                ),
+            ),
         ),
     )
 

@@ -135,7 +135,8 @@ class EmbeddedStore:
         self, table: str, columns: Sequence[str], rows: Sequence[Row]
     ) -> dict[str, list[Any]] | None:
         """The rows as column lists when every value is a str for a String column or an int
-        within an unsigned column's range (casting would wrap a negative silently); else None."""
+        within an unsigned column's range (casting would wrap a negative silently; a DateTime
+        is a UInt32 of epoch seconds); else None."""
         try:
             types = self._column_types(table)
             width = len(columns)
@@ -147,6 +148,8 @@ class EmbeddedStore:
             return None
         for name, column in values.items():
             kind = types.get(name)
+            if kind is not None and (kind == "DateTime" or kind.startswith("DateTime(")):
+                kind = "UInt32"  # epoch seconds: the engine converts them, as in the JSON path
             if kind == "String":
                 if set(map(type, column)) != {str}:
                     return None

@@ -11,50 +11,58 @@ to write them:
 batch's dossiers may have changed:
 
 1. Copy the batch's snapshots into ``snapshots_by_dossier`` (``dossier_state`` again, in small
-   granules by dossier id), read every snapshot of those dossiers from it and merge them: this
-   gives each dossier's current bucket and every bucket it was ever counted in (the units and
-   hours of all its receptions, the hours of all its completions). A dossier can leave a bucket
-   (an earlier reception moves it to another hour or unit); the bucket it left is among those,
-   so it is recomputed and may get a zero row. A snapshot that came without a reception (the
-   worker's cache had evicted the dossier) is merged with the stored reception the same way.
-2. Add the dossiers' current buckets to ``dossier_buckets`` (the index of which dossiers were
-   ever counted in a bucket; rows are never removed, stale ones are filtered in step 4).
-3. Take the version (below).
-4. For every affected bucket, merge all dossiers the index lists for it and count those whose
-   current bucket it is, with the indicator SQL of the view (``schema.COUNTS_SELECT``). Buckets
-   that end up empty are written as zero rows.
+   granules by dossier id), then take the *contribution version* (below).
+2. Read every snapshot of the batch's dossiers from it and merge them, in one query. This gives
+   each dossier's history — every bucket it was ever counted in (the units and hours of all
+   its receptions, the hours of all its completions) — and, with the indicator SQL of the view
+   (``schema.DOSSIER_SHARES_SELECT``, ``COUNTS_SELECT`` before the sum), what it adds to each
+   indicator of its current buckets. A dossier can leave a bucket (an earlier reception moves
+   it to another hour or unit); the bucket it left is in its history. A snapshot that came
+   without a reception (the worker's cache had evicted the dossier) is merged with the stored
+   reception the same way.
+3. Write, for every bucket of each dossier's history, what the dossier adds there now per
+   indicator of the bucket's anchor (0 where it no longer counts) into
+   ``bucket_contributions``, with the contribution version.
+4. Take the *count version* (below). For every bucket touched, sum the newest contribution of
+   each dossier listed there and write the absolute totals (zero rows for emptied buckets) to
+   ``hourly_counts`` with the count version.
 5. After those rows are stored, take a second version and recompute the totals of every
    (unit, day) holding an affected bucket from ``hourly_counts FINAL`` (every indicator, zeros
    included) into ``daily_counts``; then, after those are stored, a third version and the
    (unit, month) totals of those days from ``daily_counts FINAL`` into ``monthly_counts``.
 
-The work is proportional to the batch's dossiers and their buckets' neighbours, never to the
-history: every read of step 1-4 is a primary-key range of ``snapshots_by_dossier`` or
-``dossier_buckets``; step 5 reads the month partitions of ``hourly_counts`` that hold the
-affected days (the hours of a month of a province: some 10^5 rows) and one partition of
-``daily_counts`` per affected month. Recounting the days from their dossiers instead would
-merge every dossier of every affected unit-day: measured on a province-year, several times
-the cost.
+The work is proportional to the batch's dossiers and the rows of their buckets, never to the
+history, and only the batch's own dossiers are merged: every read is a primary-key range of
+``snapshots_by_dossier`` (the batch's dossiers) or of ``bucket_contributions`` (their buckets).
 
-Why the newest version is always right, with several workers and in any order: the version is
-the wall clock in epoch nanoseconds (strictly increasing within a process), taken *after* the
-batch's snapshots and index rows are stored and *before* the recomputing read starts. Take the
-recomputation R of a bucket with the highest version v. Every batch B that can change the
-bucket recomputes it itself, with a version taken after B's rows were stored; that version is
-at most v, so B's rows were stored before R's read began and R saw them. R therefore saw every
-snapshot and index row that matter, and computed the exact totals (the index lists every
-dossier currently in the bucket: the batch that last stored a snapshot of a dossier reads it
-after that store, so it sees the dossier's final bucket and indexes it).
+Why the newest versions are always right, with several workers and in any order: versions are
+the wall clock in epoch nanoseconds (strictly increasing within a process). The contribution
+version is taken *after* the batch's snapshots are stored and *before* they are read back; the
+count version *after* the contributions are stored and *before* they are summed.
+
+* The newest contribution of a dossier in a bucket is right. Take the batch C that wrote it,
+  with version v. Every batch B that stored a snapshot of the dossier took its own contribution
+  version after storing it, and wrote a row for every bucket of the history it read. The
+  snapshot that put the dossier in this bucket was stored before v (had it been stored later,
+  the batch that stored it would have written a newer row here). So a B with a version above v
+  read after that snapshot was stored, saw the bucket in the history and wrote a newer row —
+  impossible. Every B's version is at most v: its snapshots were stored before C read, and C
+  merged them all.
+* The newest ``hourly_counts`` row of a bucket, written by R with count version w, is right.
+  Every batch that wrote contributions to the bucket recounts it itself, with a count version
+  taken after its contributions were stored; that version is at most w, so those rows were
+  stored before R's read began and R saw them all, and summed each dossier's newest one.
 
 The days and months follow by the same argument one level up (hours to days, days to months).
 Take the recomputation D of a (unit, day) with the highest version w. The row of each of its
 hours that finally wins in ``hourly_counts`` (the exact one, by the above) was written by some
 batch B, which then recomputed the day with a version taken after that row was stored; that
 version is at most w, so the row was stored before D's read began, and ``FINAL`` gave D that
-row (it has the highest version of its hour). D therefore summed the exact hours. Re-processing
-a batch after a crash or a restart stores the same facts again and recomputes again:
-idempotent. Workers on several hosts need clocks synchronised (NTP) well within the time
-between a batch's rows being stored and its next recomputation starting.
+row (it has the highest version of its hour). D therefore summed the exact hours.
+
+Re-processing a batch after a crash or a restart stores the same facts again and recomputes
+again: idempotent. Workers on several hosts need clocks synchronised (NTP) well within the time
+between a batch being stored and its recomputation starting.
 
 ``refresh_all`` recomputes everything from the view (slow, exact): for loads that bypass the
 worker. Its days are summed from ``hourly_counts FINAL`` and its months from ``daily_counts
@@ -72,28 +80,29 @@ from typing import Any, TypeVar
 
 from pipeline.errors import RetryableSinkError
 from sinks.schema import (
-    COMPLETED_INDICATORS,
-    COUNTS_SELECT,
+    ANCHOR_INDICATORS,
+    CONTRIBUTION_COLUMNS,
+    DOSSIER_SHARES_SELECT,
     DOSSIER_STATE_COLUMNS,
     MERGED_SELECT,
-    RECEIVED_INDICATORS,
     TZ,
+    insert_contributions,
 )
 from sinks.store import Row, Store
 
 RECEIVED = "received"
 COMPLETED = "completed"
-ANCHOR_INDICATORS = {RECEIVED: RECEIVED_INDICATORS, COMPLETED: COMPLETED_INDICATORS}
+assert set(ANCHOR_INDICATORS) == {RECEIVED, COMPLETED}
 ANCHOR_OF = {i: anchor for anchor, indicators in ANCHOR_INDICATORS.items() for i in indicators}
-INDICATORS = RECEIVED_INDICATORS + COMPLETED_INDICATORS
-INDEX_COLUMNS = ("unit_code", "bucket_start", "anchor", "dossier_id")
+INDICATORS = ANCHOR_INDICATORS[RECEIVED] + ANCHOR_INDICATORS[COMPLETED]
 COUNT_COLUMNS = ("unit_code", "indicator", "bucket_start", "numerator", "denominator", "version")
 DAY_COLUMNS = ("unit_code", "indicator", "day", "numerator", "denominator", "version")
 MONTH_COLUMNS = ("unit_code", "indicator", "month", "numerator", "denominator", "version")
 
-IDS_PER_QUERY = 2_000
+IDS_PER_QUERY = 4_000
 """Dossier ids per lookup (keeps each SQL text well under ClickHouse's 256 KiB query limit)."""
-BUCKETS_PER_QUERY = 1_000
+BUCKETS_PER_QUERY = 3_000
+"""Buckets per recount (likewise): a batch of a few thousand messages takes one."""
 DAYS_PER_QUERY = 2_000
 MONTHS_PER_QUERY = 2_000
 
@@ -109,6 +118,8 @@ Day = tuple[str, int]
 """(unit_code, Vietnam day number: days since 1970-01-01, the value of a ClickHouse Date)."""
 Month = tuple[str, date]
 """(unit_code, the first day of the month)."""
+Contribution = tuple[str, int, str, str, list[int], list[int], int]
+"""A ``bucket_contributions`` row (``CONTRIBUTION_COLUMNS``)."""
 
 
 class VersionClock:
@@ -153,13 +164,14 @@ def refresh_dossiers(
     if not ids:
         return 0
     store.insert(f"{database}.snapshots_by_dossier", DOSSIER_STATE_COLUMNS, snapshots)
-    index_rows: list[tuple[str, int, str, str]] = []
+    contributed = versions.next()
+    contributions: list[Contribution] = []
     buckets: set[Bucket] = set()
     for chunk in _chunks(ids, IDS_PER_QUERY):
-        rows, touched = _positions(store, database, chunk)
-        index_rows.extend(rows)
+        rows, touched = _contributions(store, database, chunk, contributed)
+        contributions.extend(rows)
         buckets.update(touched)
-    store.insert(f"{database}.dossier_buckets", INDEX_COLUMNS, index_rows)
+    store.insert(f"{database}.bucket_contributions", CONTRIBUTION_COLUMNS, contributions)
     version = versions.next()
     written = 0
     for bucket_chunk in _chunks(sorted(buckets), BUCKETS_PER_QUERY):
@@ -205,73 +217,90 @@ def _hour_of(ms_column: str) -> str:
     return f"toUInt32(toStartOfHour(toDateTime(intDiv({ms_column}, 1000), '{TZ}')))"
 
 
-def _positions(
-    store: Store, database: str, ids: Sequence[str]
-) -> tuple[list[tuple[str, int, str, str]], set[Bucket]]:
-    """Current index rows of the dossiers, and every bucket they were ever counted in."""
-    rows = store.query(
-        f"""SELECT dossier_id,
-                   argMinIf(unit_code, received_key, received_key != '') AS unit,
-                   {_hour_of("argMinIf(received_ms, received_key, received_key != '')")},
-                   minIf(completed_key, completed_key != '') != '' AS is_completed,
-                   {_hour_of("argMinIf(completed_ms, completed_key, completed_key != '')")},
-                   groupUniqArrayIf(unit_code, received_key != '') AS units,
-                   groupUniqArrayIf({_hour_of("received_ms")}, received_key != ''),
-                   groupUniqArrayIf({_hour_of("completed_ms")}, completed_key != '')
-            FROM {database}.snapshots_by_dossier
-            WHERE dossier_id IN ({_quoted_list(ids)})
-            GROUP BY dossier_id
-            HAVING length(units) > 0"""
+_HISTORY_COLUMNS = f"""
+    groupUniqArrayIf(unit_code, received_key != '') AS history_units,
+    groupUniqArrayIf({_hour_of("received_ms")}, received_key != '') AS history_received_hours,
+    groupUniqArrayIf({_hour_of("completed_ms")}, completed_key != '') AS history_completed_hours,"""
+"""Merged along with each dossier: the units and hours of all its receptions and the hours of
+all its completions, so every bucket it was ever counted in."""
+
+
+def _contributions(
+    store: Store, database: str, ids: Sequence[str], version: int
+) -> tuple[list[Contribution], set[Bucket]]:
+    """What each dossier adds now to every bucket of its history (0 where it no longer
+    counts), stamped with ``version``; and those buckets."""
+    merged = MERGED_SELECT.format(
+        source=f"{database}.snapshots_by_dossier",
+        where=f"WHERE dossier_id IN ({_quoted_list(ids)})",
     )
-    index: list[tuple[str, int, str, str]] = []
+    first_column = "SELECT\n    dossier_id,"
+    assert merged.startswith(first_column)
+    merged = first_column + _HISTORY_COLUMNS + merged[len(first_column) :]
+    shares = DOSSIER_SHARES_SELECT.format(
+        merged=f"({merged})",
+        tz=TZ,
+        passed="\n    history_units, history_received_hours, history_completed_hours,",
+    )
+    # One row per dossier: its history, and what it adds to each indicator of its buckets.
+    rows = store.query(
+        "SELECT dossier_id, any(history_units), any(history_received_hours), "
+        "any(history_completed_hours), groupArray((unit_code, indicator, "
+        f"toUInt32(bucket_start), numerator, denominator)) FROM ({shares}) GROUP BY dossier_id"
+    )
+    contributions: list[Contribution] = []
     touched: set[Bucket] = set()
-    for dossier_id, unit, received_s, is_completed, completed_s, units, r_hours, c_hours in rows:
-        index.append((unit, int(received_s), RECEIVED, dossier_id))
-        if int(is_completed):
-            index.append((unit, int(completed_s), COMPLETED, dossier_id))
-        for past_unit in units:
-            touched.update((past_unit, int(hour), RECEIVED) for hour in r_hours)
-            touched.update((past_unit, int(hour), COMPLETED) for hour in c_hours)
-    return index, touched
+    for dossier_id, units, r_hours, c_hours, shares_now in rows:
+        dossier_id = str(dossier_id)
+        now = {(str(u), str(i), int(s)): (int(n), int(d)) for u, i, s, n, d in shares_now}
+        places = {(unit, start_s, ANCHOR_OF[i]) for unit, i, start_s in now}  # there already
+        for past_unit in map(str, units):
+            places.update((past_unit, int(hour), RECEIVED) for hour in r_hours)
+            places.update((past_unit, int(hour), COMPLETED) for hour in c_hours)
+        touched.update(places)
+        for unit, start_s, anchor in sorted(places):
+            shares_here = [now.get((unit, i, start_s), (0, 0)) for i in ANCHOR_INDICATORS[anchor]]
+            numerators = [n for n, _ in shares_here]
+            denominators = [d for _, d in shares_here]
+            contributions.append(
+                (unit, start_s, anchor, dossier_id, numerators, denominators, version)
+            )
+    return contributions, touched
 
 
 def _recount(
     store: Store, database: str, buckets: Sequence[Bucket], version: int
 ) -> list[tuple[str, str, int, int, int, int]]:
-    """Absolute totals of the buckets (zero rows included), stamped with ``version``."""
-    keys = ", ".join(f"({_quote(u)}, {s}, {_quote(a)})" for u, s, a in buckets)
-    units = _quoted_list(sorted({u for u, _, _ in buckets}))
-    hours = ", ".join(str(s) for s in sorted({s for _, s, _ in buckets}))
+    """Absolute totals of the buckets (zero rows included), stamped with ``version``: the sum
+    of the newest contribution of every dossier listed in each."""
     # ``bucket_start IN`` on the first key column is what lets every engine (18.16 too) read
-    # only the granules of those hours; the tuple then picks the exact buckets.
-    candidates = (
-        f"SELECT dossier_id FROM {database}.dossier_buckets "
-        f"WHERE bucket_start IN ({hours}) AND unit_code IN ({units}) "
-        f"AND (unit_code, bucket_start, anchor) IN ({keys})"
-    )
-    merged = (
-        "("
-        + MERGED_SELECT.format(
-            source=f"{database}.snapshots_by_dossier", where=f"WHERE dossier_id IN ({candidates})"
-        )
-        + ")"
-    )
-    counts = COUNTS_SELECT.format(merged=merged, tz=TZ)
+    # only the granules of those hours; the keys then pick the exact buckets. A list of
+    # strings: both engines take a few times longer to analyse a list of tuples. (Hour and
+    # anchor hold no '|', so a key names one bucket whatever the unit code holds.)
+    keys = _quoted_list(f"{u}|{s}|{a}" for u, s, a in buckets)
+    hours = ", ".join(str(s) for s in sorted({s for _, s, _ in buckets}))
+    key = "concat(unit_code, '|', toString(toUInt32(bucket_start)), '|', anchor)"
     rows = store.query(
-        f"SELECT unit_code, indicator, toUInt32(bucket_start), numerator, denominator FROM ({counts})"
+        f"""SELECT unit_code, toUInt32(bucket_start), anchor, sumForEach(n), sumForEach(d)
+            FROM (
+                SELECT unit_code, bucket_start, anchor, dossier_id,
+                       argMax(numerators, version) AS n, argMax(denominators, version) AS d
+                FROM {database}.bucket_contributions
+                WHERE bucket_start IN ({hours}) AND {key} IN ({keys})
+                GROUP BY unit_code, bucket_start, anchor, dossier_id
+            ) AS newest
+            GROUP BY unit_code, bucket_start, anchor"""
     )
-    # A candidate may have moved to a bucket outside this chunk: only its counts here are whole.
-    wanted = set(buckets)
-    totals = {
-        (str(u), str(i), int(s)): (int(n), int(d))
-        for u, i, s, n, d in rows
-        if (u, int(s), ANCHOR_OF[i]) in wanted
-    }
-    return [
-        (unit, indicator, start_s, *totals.get((unit, indicator, start_s), (0, 0)), version)
-        for unit, start_s, anchor in buckets
-        for indicator in ANCHOR_INDICATORS[anchor]
-    ]
+    totals = {(str(u), int(s), str(a)): (list(n), list(d)) for u, s, a, n, d in rows}
+    out = []
+    for unit, start_s, anchor in buckets:
+        numerators, denominators = totals.get((unit, start_s, anchor), ([], []))
+        for position, indicator in enumerate(ANCHOR_INDICATORS[anchor]):
+            # A withdrawn contribution is an empty array: a missing position is a 0.
+            n = int(numerators[position]) if position < len(numerators) else 0
+            d = int(denominators[position]) if position < len(denominators) else 0
+            out.append((unit, indicator, start_s, n, d, version))
+    return out
 
 
 def _recount_days(
@@ -369,24 +398,18 @@ def _recount_months(
 
 
 def refresh_all(store: Store, database: str) -> None:
-    """Rebuild the index and rewrite every bucket of ``hourly_counts`` from the view, then every
-    day and month from the level below (slow, exact).
+    """Rebuild what every dossier contributes, rewrite every bucket of ``hourly_counts`` from
+    the view, then every day and month from the level below (slow, exact).
 
     For data stored without the worker's incremental refresh (bulk loads, benchmarks).
     """
     store.execute(
         f"INSERT INTO {database}.snapshots_by_dossier SELECT * FROM {database}.dossier_state"
     )
-    for anchor, hour, where in (
-        (RECEIVED, "received_at_ms", ""),
-        (COMPLETED, "completed_at_ms", "WHERE first_completed_key != ''"),
-    ):
-        store.execute(
-            f"""INSERT INTO {database}.dossier_buckets ({", ".join(INDEX_COLUMNS)})
-                SELECT unit, toStartOfHour(toDateTime(intDiv({hour}, 1000), '{TZ}')),
-                       '{anchor}', dossier_id
-                FROM {database}.dossier_merged {where}"""
-        )
+    # Every contribution written so far is withdrawn, and each dossier's current ones written
+    # with a newer version: a dossier loaded around the worker may have moved since.
+    withdrawn = VERSIONS.next()
+    insert_contributions(store, database, VERSIONS.next(), withdrawn=withdrawn)
     _rewrite(
         store,
         f"{database}.hourly_counts",

@@ -134,6 +134,17 @@ ALERT_STATE_COLUMNS = (
     "denominator",
     "version",
 )
+CONSUMER_OFFSET_COLUMNS = (
+    "consumer_group",
+    "topic",
+    "partition",
+    "minute_ms",
+    "recorded_ms",
+    "committed_offset",
+    "end_offset",
+    "peak_lag",
+)
+"""One input partition of one consumer group in one minute (``streams/lag.py`` writes them)."""
 ALERT_EVENT_COLUMNS = (
     "event_key",
     "rule",
@@ -271,14 +282,7 @@ RECEIVED_INDICATORS = (
 COMPLETED_INDICATORS = ("e_result",)
 """Indicators bucketed by the hour of the dossier's first completion."""
 
-COUNTS_SELECT = """SELECT
-    unit AS unit_code,
-    indicator,
-    toStartOfHour(toDateTime(intDiv(anchor_ms, 1000), '{tz}')) AS bucket_start,
-    sum(num) AS numerator,
-    sum(den) AS denominator
-FROM {merged}
-ARRAY JOIN
+_INDICATOR_ROWS = """ARRAY JOIN
     ['online_filing', 'online_payment', 'digitization', 'data_reuse', 'portal_sync', 'e_result']
         AS indicator,
     [received_at_ms, received_at_ms, received_at_ms, received_at_ms, received_at_ms,
@@ -289,9 +293,55 @@ ARRAY JOIN
               AND is_document = 1)] AS num,
     [toUInt64(1), toUInt64(fee > 0), toUInt64(1), toUInt64(1), toUInt64(1),
      toUInt64(first_completed_key != '' AND completed_outcome != 'withdrawn'
-              AND is_document = 1)] AS den
+              AND is_document = 1)] AS den"""
+"""What one merged dossier counts: a row per indicator with its anchor time, numerator and
+denominator (the definition of every indicator, shared by the two selects below)."""
+
+COUNTS_SELECT = (
+    """SELECT
+    unit AS unit_code,
+    indicator,
+    toStartOfHour(toDateTime(intDiv(anchor_ms, 1000), '{tz}')) AS bucket_start,
+    sum(num) AS numerator,
+    sum(den) AS denominator
+FROM {merged}
+"""
+    + _INDICATOR_ROWS
+    + """
 GROUP BY unit_code, indicator, bucket_start
 HAVING denominator > 0"""
+)
+
+DOSSIER_SHARES_SELECT = (
+    """SELECT
+    dossier_id,{passed}
+    unit AS unit_code,
+    indicator,
+    toStartOfHour(toDateTime(intDiv(anchor_ms, 1000), '{tz}')) AS bucket_start,
+    num AS numerator,
+    den AS denominator
+FROM {merged}
+"""
+    + _INDICATOR_ROWS
+    + """
+WHERE den > 0"""
+)
+"""What each dossier adds to the buckets it counts in (COUNTS_SELECT before the sum, with the
+same rows): summed over a bucket's dossiers it gives the view's row. ``{passed}``: more columns
+of ``{merged}`` to pass through ("" or ``"\n    a, b,"``)."""
+ANCHOR_INDICATORS = {"received": RECEIVED_INDICATORS, "completed": COMPLETED_INDICATORS}
+"""The indicators of each bucket anchor, in the order of a contribution's arrays."""
+CONTRIBUTION_COLUMNS = (
+    "unit_code",
+    "bucket_start",
+    "anchor",
+    "dossier_id",
+    "numerators",
+    "denominators",
+    "version",
+)
+"""A ``bucket_contributions`` row: what one dossier adds to one (unit, hour, anchor) bucket,
+per indicator of the anchor (``ANCHOR_INDICATORS``), in two arrays."""
 
 
 # Each step is (version, description, statements). Statements use {db} for the namespace's database;
@@ -593,6 +643,57 @@ MIGRATIONS: list[tuple[int, str, list[str | Unless]]] = [
                   GROUP BY unit_code, indicator, month)""",
         ],
     ),
+    (
+        9,
+        "consumer lag: committed and end offsets of each input partition, per minute",
+        [
+            # Written by the worker every few seconds (streams/lag.py); the newest row of a
+            # (group, topic, partition, minute) wins, so a partition has at most one row per
+            # minute once merged (about 35,000 rows a day for 24 partitions). minute_ms is
+            # recorded_ms rounded down to the minute; peak_lag is the most messages behind the
+            # worker saw in the partition during that minute, end_offset - committed_offset the
+            # lag when the row was written. 18.16 has no TTL: drop old months with
+            # ALTER TABLE ... DROP PARTITION 202401.
+            """CREATE TABLE IF NOT EXISTS {db}.consumer_offsets (
+                consumer_group String,
+                topic String,
+                partition UInt32,
+                minute_ms UInt64,
+                recorded_ms UInt64,
+                committed_offset UInt64,
+                end_offset UInt64,
+                peak_lag UInt64
+            ) ENGINE = ReplacingMergeTree(recorded_ms)
+            PARTITION BY toYYYYMM(toDateTime(intDiv(minute_ms, 1000), '{tz}'))
+            ORDER BY (consumer_group, topic, partition, minute_ms)""",
+        ],
+    ),
+    (
+        10,
+        "what each dossier adds to each hourly bucket, for the incremental refresh",
+        [
+            # One row per (unit, hour, anchor) bucket and dossier that the dossier is or was
+            # counted in: its numerator and denominator there per indicator of the anchor
+            # (ANCHOR_INDICATORS order; 0 or empty where it no longer counts), the row with the
+            # highest version winning. A bucket's hourly_counts row is the sum over its
+            # dossiers, so the refresh recounts a bucket from these narrow rows instead of
+            # merging every snapshot of every dossier in it. Not partitioned: one part per
+            # batch, whatever months the batch touches. See sinks/hourly.py.
+            """CREATE TABLE IF NOT EXISTS {db}.bucket_contributions (
+                unit_code String,
+                bucket_start DateTime('{tz}'),
+                anchor String,
+                dossier_id String,
+                numerators Array(UInt64),
+                denominators Array(UInt64),
+                version UInt64
+            ) ENGINE = ReplacingMergeTree(version)
+            ORDER BY (bucket_start, unit_code, anchor, dossier_id)
+            SETTINGS index_granularity = 256""",
+            # Stores that already hold snapshots: what every dossier adds now.
+            "python:contribute_all",
+        ],
+    ),
 ]
 
 
@@ -713,6 +814,73 @@ def _rekey_dead_letters(store: Store, database: str, wait_s: float = 60.0) -> No
         raise
 
 
+CONTRIBUTION_PART_ROWS = 200_000
+"""Snapshots merged per statement by ``insert_contributions``: a whole year in one statement
+would hold every dossier's merge at once (more than the local server's 4 GB per query)."""
+
+
+def insert_contributions(
+    store: Store, database: str, version: int, withdrawn: int | None = None
+) -> None:
+    """Write what every dossier adds now to its current buckets into ``bucket_contributions``,
+    stamped with ``version``, in parts of dossiers (by a hash of the id: all snapshots of a
+    dossier fall in the same part). With ``withdrawn`` (a lower version), every contribution
+    stored so far is first set to 0 with it, so that only the current ones count."""
+    rows = max(
+        int(store.query(f"SELECT count() FROM {database}.{table}")[0][0])
+        for table in ("dossier_state", "bucket_contributions")
+    )
+    parts = max(1, -(-rows // CONTRIBUTION_PART_ROWS))
+    columns = ", ".join(CONTRIBUTION_COLUMNS)
+    for part in range(parts):
+        in_part = f"cityHash64(dossier_id) % {parts} = {part}"
+        if withdrawn is not None:
+            store.execute(
+                f"""INSERT INTO {database}.bucket_contributions ({columns})
+                    SELECT unit_code, bucket_start, anchor, dossier_id,
+                           emptyArrayUInt64(), emptyArrayUInt64(), {withdrawn}
+                    FROM {database}.bucket_contributions
+                    WHERE {in_part}
+                    GROUP BY unit_code, bucket_start, anchor, dossier_id
+                    HAVING arraySum(argMax(denominators, version)) > 0
+                        OR arraySum(argMax(numerators, version)) > 0"""
+            )
+        merged = MERGED_SELECT.format(source=f"{database}.dossier_state", where=f"WHERE {in_part}")
+        shares = DOSSIER_SHARES_SELECT.format(merged=f"({merged})", tz=TZ, passed="")
+        store.execute(
+            f"""INSERT INTO {database}.bucket_contributions ({columns})
+                SELECT unit_code, bucket_start, anchor, dossier_id,
+                       {_per_indicator("numerator")}, {_per_indicator("denominator")}, {version}
+                FROM (SELECT *, {_anchor_of("indicator")} AS anchor FROM ({shares}))
+                GROUP BY unit_code, bucket_start, anchor, dossier_id"""
+        )
+
+
+def _anchor_of(indicator: str) -> str:
+    """SQL: the anchor of an indicator column."""
+    names = [i for indicators in ANCHOR_INDICATORS.values() for i in indicators]
+    anchors = [a for a, indicators in ANCHOR_INDICATORS.items() for _ in indicators]
+    return "transform({}, [{}], [{}], '')".format(
+        indicator, ", ".join(f"'{n}'" for n in names), ", ".join(f"'{a}'" for a in anchors)
+    )
+
+
+def _per_indicator(column: str) -> str:
+    """SQL, within a GROUP BY of one anchor's rows: ``column`` summed per indicator of the
+    anchor, as an array in ``ANCHOR_INDICATORS`` order."""
+    cases = []
+    for anchor, indicators in ANCHOR_INDICATORS.items():
+        sums = ", ".join(f"sumIf({column}, indicator = '{i}')" for i in indicators)
+        cases.append(f"anchor = '{anchor}', [{sums}]")
+    return f"multiIf({', '.join(cases)}, emptyArrayUInt64())"
+
+
+def _contribute_all(store: Store, database: str) -> None:
+    """Migration 10: the contributions of the snapshots stored so far, older than any later
+    refresh (versions are epoch ns)."""
+    insert_contributions(store, database, time.time_ns())
+
+
 def _has_column(store: Store, database: str, table: str, column: str) -> bool:
     rows = store.query(
         f"SELECT count() FROM system.columns WHERE database = '{database}' "
@@ -722,7 +890,8 @@ def _has_column(store: Store, database: str, table: str, column: str) -> bool:
 
 
 PROCEDURES: dict[str, Callable[[Store, str], None]] = {
-    "python:rekey_dead_letters": _rekey_dead_letters
+    "python:rekey_dead_letters": _rekey_dead_letters,
+    "python:contribute_all": _contribute_all,
 }
 """Migration steps that SQL alone cannot do safely, by the name a migration lists them under."""
 

@@ -16,6 +16,8 @@ beneath it for the hot loop:
   next fetches, for every fetch stored meanwhile at once (``FollowUps``);
 * only then are the fetch's offsets acked, as one contiguous range per partition, which Faust's
   commit loop commits. Offsets therefore never move past rows that are not stored and counted.
+* after every seek to the committed offsets (each assignment), ``after_seek`` lets the consumer
+  lag recorder (``streams/lag.py``) see the backlog before the first fetch.
 
 Rebalances: fetching stops while the flow is suspended (Faust's ``_wait_next_records``), and a
 batch that was in flight when the consumer generation changed is not acked: its partitions may
@@ -93,6 +95,14 @@ class FetchBatchConsumer(aiokafka_driver.Consumer):
             self.diag.unset_flag(CONSUMER_FETCHING)
             executor.shutdown(wait=True)
             await follow_ups.finish(STOP_GRACE_S)
+
+    async def perform_seek(self) -> None:  # pragma: no cover - runs in Faust
+        """Faust seeks to the committed offsets after every assignment; then the app may look
+        at them (``WorkerApp.after_seek``: the consumer lag recorder)."""
+        await super().perform_seek()
+        app: WorkerApp = self.app  # type: ignore[assignment]
+        if app.after_seek is not None:
+            app.after_seek(self)
 
     async def _take(
         self, records: Any, active: Any
@@ -266,6 +276,8 @@ class WorkerApp(faust.App):
 
     fetch_handler: FetchHandler | None = None
     follow_up: FollowUp | None = None
+    after_seek: Callable[[Any], None] | None = None
+    """Called with the consumer each time it has sought to the committed offsets."""
 
     def _new_transport(self) -> Any:
         return FetchBatchTransport(self.conf.broker_consumer, self)

@@ -19,6 +19,7 @@ from sinks.reference_tables import store_reference
 from sinks.store import Store, open_store
 from sinks.writer import ResultWriter
 from streams.broker_watch import add_broker_watch
+from streams.lag import LagRecorder, add_lag_recorder
 from streams.waiting import StoreWaiter
 from streams.worker import BatchPipeline, WorkerCounters, build_worker_app
 
@@ -74,6 +75,10 @@ def assemble(
     )
     app = build_worker_app(settings, pipeline, group)
     add_broker_watch(app, settings)
+    # The lag recorder writes from its own thread: on the server through its own connection.
+    lag_store = open_store(settings) if store.backend == "server" else store
+    topics = [settings.topic(name) for name in broker.INPUT_TOPICS]
+    add_lag_recorder(app, LagRecorder(lag_store, database, app.conf.id, topics))
     return Worker(settings, app, store, reference, counters, publisher, reads)
 
 

@@ -13,6 +13,7 @@ from pipeline.processing import BatchProcessor, BatchResult, DeadLetter, Message
 from pipeline.settings import Settings
 from streams.agents import add_batch_agent
 from streams.app import create_app, input_topic
+from streams.consumer import WorkerApp
 from streams.logs import new_runner
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ class BatchPipeline:
 
 def build_worker_app(
     settings: Settings, pipeline: BatchPipeline, group: str | None = None
-) -> faust.App:
+) -> WorkerApp:
     """The Faust app of one worker, with its agent registered."""
     app = create_app(settings, group)
     add_batch_agent(app, input_topic(app, settings), pipeline, pipeline.follow_up)

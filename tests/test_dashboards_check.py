@@ -10,6 +10,7 @@ Tuesday 2024-06-04 up to 15:00, "same weekday last week" Tuesday 2024-05-28.
 from __future__ import annotations
 
 import json
+import random
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -62,6 +63,8 @@ class Loaded:
     """events_raw rows as written."""
     dead_letter_sources: frozenset[str]
     recorded_ms: int
+    lag_rows: tuple[tuple[Any, ...], ...]
+    """consumer_offsets rows as written."""
 
 
 @pytest.fixture(scope="module", params=["server", "embedded"])
@@ -88,11 +91,35 @@ def loaded(request: pytest.FixtureRequest, local_stack: Settings) -> Iterator[Lo
         archive += result.archive
         dead |= {d.source for d in result.dead_letters}
     refresh_all(store, settings.database)
+    lag_rows = consumer_offset_rows(settings)
+    store.insert(f"{settings.database}.consumer_offsets", schema.CONSUMER_OFFSET_COLUMNS, lag_rows)
     try:
-        yield Loaded(settings, store, tuple(archive), frozenset(dead), recorded_ms)
+        yield Loaded(settings, store, tuple(archive), frozenset(dead), recorded_ms, lag_rows)
     finally:
         schema.drop(store, settings.database)
         store.close()
+
+
+def consumer_offset_rows(settings: Settings) -> tuple[tuple[Any, ...], ...]:
+    """Rows as workers record them (``streams/lag.py``): a group that stopped 20 minutes before
+    AS_OF and one still running, two partitions of two topics, a few rows a minute, some after
+    AS_OF (which no panel may count)."""
+    rng = random.Random(766)
+    rows = []
+    for group, first_min, last_min in (("old", -90, -20), ("live", -30, 3)):
+        for topic in (settings.topic("dossier-events"), settings.topic("payment-events")):
+            for partition in (0, 1):
+                committed = rng.randrange(1000)
+                for minute in range(first_min, last_min):
+                    minute_ms = AS_OF - AS_OF % 60_000 + minute * 60_000
+                    peak = 0
+                    for second in sorted(rng.sample(range(60), 3)):
+                        lag = rng.choice((0, 0, rng.randrange(1, 50_000)))
+                        peak = max(peak, lag)
+                        committed += rng.randrange(100)
+                        rows.append((group, topic, partition, minute_ms,
+                                     minute_ms + second * 1000, committed, committed + lag, peak))  # fmt: skip
+    return tuple(rows)
 
 
 def dashboards_for(settings: Settings) -> Sequence[Any]:
@@ -381,3 +408,33 @@ def test_operations_panels_count_what_was_stored(loaded: Loaded) -> None:
     )
     kinds = panels["chiso766-van-hanh:Thư lỗi theo loại"]
     assert sum(r["dead_letters"] for r in kinds) == len(loaded.dead_letter_sources)
+
+
+def test_consumer_lag_panels_sum_the_recorded_offsets(loaded: Loaded) -> None:
+    from_ms = AS_OF - 6 * 3600_000
+    panels = run_panels(loaded, from_ms, AS_OF)
+    bucket_ms = 1000 * max(60, (AS_OF - from_ms) // 1000 // 1000)
+    in_range = [r for r in loaded.lag_rows if from_ms <= r[3] < AS_OF]
+    peaks: dict[tuple[Any, ...], int] = {}
+    for group, topic, partition, minute_ms, _, _, _, peak in in_range:
+        key = (minute_ms - minute_ms % bucket_ms, topic.split(".")[-1], group, partition)
+        peaks[key] = max(peaks.get(key, 0), peak)
+    expected: dict[tuple[int, str], int] = {}
+    for (bucket, topic, _, _), peak in peaks.items():
+        expected[(bucket, topic)] = expected.get((bucket, topic), 0) + peak
+    shown = {
+        (epoch_ms(row["time"]), row["topic"]): row["messages_behind"]
+        for row in panels["chiso766-van-hanh:Độ trễ tiêu thụ"]
+    }
+    assert shown == expected and max(expected.values()) > 0
+
+    [current] = panels["chiso766-van-hanh:Độ trễ hiện tại"]
+    newest: dict[tuple[Any, ...], tuple[int, int]] = {}
+    for group, topic, partition, _, recorded_ms, committed, end, _ in loaded.lag_rows:
+        if AS_OF - 300_000 <= recorded_ms < AS_OF:
+            key = (group, topic, partition)
+            newest[key] = max(newest.get(key, (0, 0)), (recorded_ms, end - committed))
+    assert {group for group, _, _ in newest} == {"live"}, "the stopped group is not current"
+    assert current["messages_behind"] == sum(lag for _, lag in newest.values())
+    last_ms = max(r[4] for r in loaded.lag_rows if from_ms <= r[4] < AS_OF)
+    assert current["seconds_since_record"] == AS_OF // 1000 - last_ms // 1000

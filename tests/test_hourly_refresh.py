@@ -32,7 +32,7 @@ from pipeline.settings import Settings
 from pipeline.validation import meaning_problem
 from pipeline.windows import parse_time
 from sinks import hourly, reader, schema
-from sinks.store import Store, open_store
+from sinks.store import Row, Store, open_store
 from sinks.writer import ResultWriter
 from tests.events_factory import event, line, received
 from tests.oracle import recompute
@@ -314,3 +314,34 @@ def test_versions_only_go_up_even_when_the_clock_steps_back() -> None:
     readings = iter([100, 100, 50, 300])
     clock = hourly.VersionClock(lambda: next(readings))
     assert [clock.next() for _ in range(4)] == [100, 101, 102, 300]
+
+
+def test_a_full_refresh_between_worker_refreshes_keeps_every_bucket_exact(
+    store: Store, store_settings: Settings
+) -> None:
+    """Loads around the worker (``refresh_all``) and the worker's refresh alternate. The moved
+    dossier is counted in its first bucket by the worker, moved by a bulk load, and that bucket
+    is recounted later for another dossier: what the moved one contributed there must have been
+    withdrawn by the full refresh, or it would still count."""
+    db = store_settings.database
+    processor = processor_for(REFERENCE, late_horizon_days=400)
+    writer = ResultWriter(store, db)
+    rounds = _rounds()
+
+    def stored(lines: list[bytes]) -> list[Row]:
+        result = processor.process([Incoming(raw, "t", NOW_MS) for raw in lines])
+        writer.write(result, NOW_MS)
+        return list(result.snapshots)
+
+    stored(rounds[0])
+    hourly.refresh_all(store, db)
+    assert _table(store, db) == _view(store, db) != []
+    hourly.refresh_dossiers(store, db, stored(rounds[1]))
+    assert _table(store, db) == _view(store, db)
+    stored(rounds[2])  # moves the dossier to LATE_UNIT, with no incremental refresh
+    hourly.refresh_all(store, db)
+    assert _table(store, db) == _view(store, db)
+    # Another dossier in the bucket the moved one left: the worker recounts that bucket.
+    neighbour = line(received("n-r", "neighbour-1", "2024-06-10T10:40:00+07:00"))
+    hourly.refresh_dossiers(store, db, stored([neighbour]))
+    assert _table(store, db) == _view(store, db)
