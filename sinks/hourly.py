@@ -99,10 +99,10 @@ COUNT_COLUMNS = ("unit_code", "indicator", "bucket_start", "numerator", "denomin
 DAY_COLUMNS = ("unit_code", "indicator", "day", "numerator", "denominator", "version")
 MONTH_COLUMNS = ("unit_code", "indicator", "month", "numerator", "denominator", "version")
 
-IDS_PER_QUERY = 4_000
-"""Dossier ids per lookup (keeps each SQL text well under ClickHouse's 256 KiB query limit)."""
-BUCKETS_PER_QUERY = 3_000
-"""Buckets per recount (likewise): a batch of a few thousand messages takes one."""
+LIST_BYTES = 160_000
+"""Bytes of literals in one query's list of dossier ids or bucket keys: keeps each SQL text
+well under ClickHouse's 256 KiB query limit, whatever the length of the ids (up to 128
+characters), while a batch of a few thousand messages takes one query each."""
 DAYS_PER_QUERY = 2_000
 MONTHS_PER_QUERY = 2_000
 
@@ -167,14 +167,17 @@ def refresh_dossiers(
     contributed = versions.next()
     contributions: list[Contribution] = []
     buckets: set[Bucket] = set()
-    for chunk in _chunks(ids, IDS_PER_QUERY):
+    for chunk in _chunks_of_bytes(ids, lambda i: len(_quote(i).encode()) + 2):
         rows, touched = _contributions(store, database, chunk, contributed)
         contributions.extend(rows)
         buckets.update(touched)
     store.insert(f"{database}.bucket_contributions", CONTRIBUTION_COLUMNS, contributions)
     version = versions.next()
     written = 0
-    for bucket_chunk in _chunks(sorted(buckets), BUCKETS_PER_QUERY):
+    # A bucket's key, and at most one hour of up to ten digits in the list of hours.
+    for bucket_chunk in _chunks_of_bytes(
+        sorted(buckets), lambda b: len(_quote(_key(b)).encode()) + 14
+    ):
         rows_out = _recount(store, database, bucket_chunk, version)
         store.insert(f"{database}.hourly_counts", COUNT_COLUMNS, rows_out)
         written += len(rows_out)
@@ -268,6 +271,12 @@ def _contributions(
     return contributions, touched
 
 
+def _key(bucket: Bucket) -> str:
+    """The bucket as ``_recount`` names it in SQL (see there)."""
+    unit, start_s, anchor = bucket
+    return f"{unit}|{start_s}|{anchor}"
+
+
 def _recount(
     store: Store, database: str, buckets: Sequence[Bucket], version: int
 ) -> list[tuple[str, str, int, int, int, int]]:
@@ -277,7 +286,7 @@ def _recount(
     # only the granules of those hours; the keys then pick the exact buckets. A list of
     # strings: both engines take a few times longer to analyse a list of tuples. (Hour and
     # anchor hold no '|', so a key names one bucket whatever the unit code holds.)
-    keys = _quoted_list(f"{u}|{s}|{a}" for u, s, a in buckets)
+    keys = _quoted_list(map(_key, buckets))
     hours = ", ".join(str(s) for s in sorted({s for _, s, _ in buckets}))
     key = "concat(unit_code, '|', toString(toUInt32(bucket_start)), '|', anchor)"
     rows = store.query(
@@ -468,3 +477,16 @@ def _quoted_list(values: Iterable[str]) -> str:
 def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
     for first in range(0, len(items), size):
         yield items[first : first + size]
+
+
+def _chunks_of_bytes(items: Sequence[T], size_of: Callable[[T], int]) -> Iterable[Sequence[T]]:
+    """``items`` in runs whose sizes add up to at most ``LIST_BYTES`` (one item at least)."""
+    first, total = 0, 0
+    for index, item in enumerate(items):
+        size = size_of(item)
+        if index > first and total + size > LIST_BYTES:
+            yield items[first:index]
+            first, total = index, 0
+        total += size
+    if first < len(items):
+        yield items[first:]

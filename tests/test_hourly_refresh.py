@@ -345,3 +345,22 @@ def test_a_full_refresh_between_worker_refreshes_keeps_every_bucket_exact(
     neighbour = line(received("n-r", "neighbour-1", "2024-06-10T10:40:00+07:00"))
     hourly.refresh_dossiers(store, db, stored([neighbour]))
     assert _table(store, db) == _view(store, db)
+
+
+def test_a_batch_of_long_ids_is_looked_up_in_queries_within_the_size_limit(
+    store: Store, store_settings: Settings
+) -> None:
+    """3,000 dossiers with the longest ids the contract allows (128 characters, not all ASCII)
+    in one batch: one list of them would exceed ClickHouse's 256 KiB query limit."""
+    db = store_settings.database
+    lines = [
+        line(received(f"r-{n}", f"{n:05d}-" + "Đ" * 122, f"2024-06-10T{8 + n % 9:02d}:15:00+07:00"))
+        for n in range(3000)
+    ]
+    result = processor_for(REFERENCE, late_horizon_days=400).process(
+        [Incoming(raw, "t", NOW_MS) for raw in lines]
+    )
+    ResultWriter(store, db).write(result, NOW_MS)
+    assert len(result.snapshots) == 3000
+    hourly.refresh_dossiers(store, db, result.snapshots)
+    assert _table(store, db) == _view(store, db) != []
