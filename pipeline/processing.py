@@ -106,6 +106,9 @@ class BatchProcessor:
         """
         result = BatchResult()
         changed: dict[str, DossierState] = {}
+        # Rows of changed states that an eviction replaced within the batch: the store merges
+        # them with the row of the dossier's newer, partial state.
+        replaced: list[tuple[object, ...]] = []
         dead_letters, archive, archive_sources = (
             result.dead_letters,
             result.archive,
@@ -155,13 +158,18 @@ class BatchProcessor:
             )
             archive_sources.append(source)
             handler = handlers.get(kind)
-            state = states.get(dossier_id) or new_state(dossier_id)
+            state = states.get(dossier_id)
+            if state is None:
+                state = new_state(dossier_id)
+                earlier = changed.pop(dossier_id, None)
+                if earlier is not None:  # evicted earlier in this batch: keep its facts too
+                    replaced.append(earlier.to_row())
             if handler is not None and handler(state, event, ts_ms, is_document):
                 changed[dossier_id] = state
             else:
                 unchanged += 1
         result.accepted, result.unchanged = accepted, unchanged
-        result.snapshots = [state.to_row() for state in changed.values()]
+        result.snapshots = replaced + [state.to_row() for state in changed.values()]
         return result
 
     def _new_state(self, dossier_id: str) -> DossierState:

@@ -13,6 +13,7 @@ from pipeline.processing import (
 )
 from pipeline.reference import load_reference
 from pipeline.windows import parse_time, to_local
+from sinks.schema import DOSSIER_STATE_COLUMNS
 from tests.events_factory import event, line, received
 
 REFERENCE = load_reference()
@@ -161,6 +162,32 @@ def test_verdicts_do_not_depend_on_order_batching_restarts_or_workers() -> None:
 
 def _rfc3339(ts_ms: int) -> str:
     return to_local(ts_ms).isoformat(timespec="milliseconds")
+
+
+def test_a_dossier_evicted_within_a_batch_keeps_the_facts_of_both_states() -> None:
+    """The cache holds X and Y; in one batch X is digitised, a new dossier evicts X, and X's
+    reception arrives: both of X's states must reach the store (which merges them)."""
+    processor = _processor(max_cached_dossiers=2)
+    at = "2024-06-10T08:00:00+07:00"
+    processor.process(
+        _batch(
+            line(event("dossier.synced", "x0", "X", at)),
+            line(event("dossier.synced", "y0", "Y", at)),
+        )
+    )
+    digitized = event("dossier.digitized", "x1", "X", "2024-06-10T09:00:00+07:00",
+                      components=1, reused_components=0, from_data_store=False)  # fmt: skip
+    result = processor.process(
+        _batch(
+            line(digitized),
+            line(event("dossier.synced", "z0", "Z", "2024-06-10T09:00:00+07:00")),
+            line(received("x2", "X", "2024-06-10T08:30:00+07:00")),
+        )
+    )
+    rows_of_x = [dict(zip(DOSSIER_STATE_COLUMNS, row, strict=True))
+                 for row in result.snapshots if row[0] == "X"]  # fmt: skip
+    assert any(row["digitized"] == 1 for row in rows_of_x)
+    assert any(row["received_key"] for row in rows_of_x)
 
 
 def test_an_evicted_dossier_restarts_from_a_partial_state() -> None:
