@@ -27,13 +27,16 @@ batch's dossiers may have changed:
    each dossier listed there and write the absolute totals (zero rows for emptied buckets) to
    ``hourly_counts`` with the count version.
 5. After those rows are stored, take a second version and recompute the totals of every
-   (unit, day) holding an affected bucket from ``hourly_counts FINAL`` (every indicator, zeros
-   included) into ``daily_counts``; then, after those are stored, a third version and the
-   (unit, month) totals of those days from ``daily_counts FINAL`` into ``monthly_counts``.
+   (unit, day) holding an affected bucket from the latest version of each of its hours in
+   ``hourly_counts`` (``argMax`` by version: what ``FINAL`` reads, faster on 18.16), every
+   indicator, zeros included, into ``daily_counts``; then, after those are stored, a third
+   version and the (unit, month) totals of those days from ``daily_counts`` the same way.
 
 The work is proportional to the batch's dossiers and the rows of their buckets, never to the
 history, and only the batch's own dossiers are merged: every read is a primary-key range of
 ``snapshots_by_dossier`` (the batch's dossiers) or of ``bucket_contributions`` (their buckets).
+Step 5 reads the month partitions of ``hourly_counts`` that hold the affected days and one
+partition of ``daily_counts`` per affected month (docs/hourly-aggregates.md).
 
 Why the newest versions are always right, with several workers and in any order: versions are
 the wall clock in epoch nanoseconds (strictly increasing within a process). The contribution
@@ -57,17 +60,16 @@ The days and months follow by the same argument one level up (hours to days, day
 Take the recomputation D of a (unit, day) with the highest version w. The row of each of its
 hours that finally wins in ``hourly_counts`` (the exact one, by the above) was written by some
 batch B, which then recomputed the day with a version taken after that row was stored; that
-version is at most w, so the row was stored before D's read began, and ``FINAL`` gave D that
-row (it has the highest version of its hour). D therefore summed the exact hours.
-
-Re-processing a batch after a crash or a restart stores the same facts again and recomputes
-again: idempotent. Workers on several hosts need clocks synchronised (NTP) well within the time
-between a batch being stored and its recomputation starting.
+version is at most w, so the row was stored before D's read began, and D read that row (it
+has the highest version of its hour). D therefore summed the exact hours. Re-processing
+a batch after a crash or a restart stores the same facts again and recomputes again:
+idempotent. Workers on several hosts need clocks synchronised (NTP) well within the time
+between a batch's rows being stored and its next recomputation starting.
 
 ``refresh_all`` recomputes everything from the view (slow, exact): for loads that bypass the
 worker. Its days are summed from ``hourly_counts FINAL`` and its months from ``daily_counts
 FINAL``, each with a version taken after the level below was stored (the argument above with
-one writer of everything).
+one writer of everything); keys it no longer finds get zero rows, as the hours do.
 """
 
 from __future__ import annotations
