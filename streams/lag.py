@@ -116,6 +116,7 @@ class LagRecorder:
         """End offsets the broker gave when the partitions were assigned."""
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lag")
         self._lock: asyncio.Lock | None = None
+        self._tasks: set[asyncio.Future[None]] = set()
         self._failing = False
 
     async def tick(self, consumer: Any) -> None:
@@ -127,7 +128,9 @@ class LagRecorder:
         """Partitions were (re)assigned and Faust has just read the committed offsets: record
         the backlog now, with end offsets from the broker (in a task: the seek is not held up)."""
         committed = _committed(consumer)
-        asyncio.ensure_future(self._sample_assigned(consumer, committed))
+        task = asyncio.ensure_future(self._sample_assigned(consumer, committed))
+        self._tasks.add(task)  # held until done: the loop keeps only weak references
+        task.add_done_callback(self._tasks.discard)
 
     async def _sample_assigned(self, consumer: Any, committed: Mapping[Key, int | None]) -> None:
         assigned = [tp for tp in consumer.assignment() if tp.topic in self.topics]
