@@ -68,12 +68,11 @@ def problem_of(
     (``pipeline.events.decode_timed``). The checks that pass cost a few comparisons and set
     lookups; only a failing one builds its message.
     """
-    if ts_ms is None:
-        ts_ms = event.ts_ms
-    if record_ms is not None and (
-        record_ms - ts_ms > late_horizon_days * DAY_MS or ts_ms - record_ms > MAX_AHEAD_MS
-    ):
-        return timing_problem(event, record_ms, late_horizon_days)
+    if record_ms is not None:
+        if ts_ms is None:
+            ts_ms = event.ts_ms
+        if record_ms - ts_ms > late_horizon_days * DAY_MS or ts_ms - record_ms > MAX_AHEAD_MS:
+            return timing_problem(event, record_ms, late_horizon_days)
     if event.unit_code not in reference.unit_codes:
         return _problem(event, UNKNOWN_UNIT, "unit_code", f"unknown unit {event.unit_code!r}")
     if event.procedure_code not in reference.procedure_codes:
@@ -84,7 +83,9 @@ def problem_of(
             f"unknown procedure {event.procedure_code!r}",
         )
     value_problem = _VALUE_PROBLEMS.get(type(event))
-    return value_problem(event, ts_ms) if value_problem is not None else None
+    if value_problem is None:
+        return None
+    return value_problem(event, event.ts_ms if ts_ms is None else ts_ms)
 
 
 def timing_problem(
