@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline import broker
 from pipeline.settings import Settings
 from sinks import schema
 from sinks.store import Store, open_store
@@ -29,15 +30,60 @@ def base_settings() -> Settings:
 
 
 @pytest.fixture(scope="session")
-def local_stack(base_settings: Settings) -> Settings:
-    """Make sure the local Kafka and ClickHouse answer, starting them if needed (idempotent)."""
+def local_stack(base_settings: Settings) -> Iterator[Settings]:
+    """Make sure the local Kafka and ClickHouse answer, starting them if needed (idempotent).
+
+    At the end of the session, the test topics and server databases it created are dropped:
+    left behind, thousands of partitions make the next broker start take minutes.
+    """
     from pipeline.stack.clickhouse import LocalClickHouse
     from pipeline.stack.kafka import LocalKafka
 
     if not base_settings.kafka_bootstrap:
         LocalKafka(base_settings).up()
     LocalClickHouse(base_settings).up()
-    return base_settings
+    topics_before, databases_before = _test_topics(base_settings), _test_databases(base_settings)
+    yield base_settings
+    _delete_topics(base_settings, _test_topics(base_settings) - topics_before)
+    _drop_databases(base_settings, _test_databases(base_settings) - databases_before)
+
+
+# Every namespace a test makes starts with ``t-`` (``t_`` as a database name).
+
+
+def _test_topics(settings: Settings) -> set[str]:
+    admin = broker.admin_client(settings)
+    try:
+        return {topic for topic in admin.list_topics() if topic.startswith("t-")}
+    finally:
+        admin.close()
+
+
+def _delete_topics(settings: Settings, topics: set[str]) -> None:
+    names = sorted(topics)
+    admin = broker.admin_client(settings, timeout_s=60.0)
+    try:
+        for start in range(0, len(names), 200):
+            admin.delete_topics(names[start : start + 200])
+    finally:
+        admin.close()
+
+
+def _test_databases(settings: Settings) -> set[str]:
+    server = open_store(settings.replace(store="server"))
+    try:
+        return {name for (name,) in server.query("SHOW DATABASES") if name.startswith("t_")}
+    finally:
+        server.close()
+
+
+def _drop_databases(settings: Settings, databases: set[str]) -> None:
+    server = open_store(settings.replace(store="server"))
+    try:
+        for database in sorted(databases):
+            server.execute(f"DROP DATABASE IF EXISTS `{database}`")
+    finally:
+        server.close()
 
 
 @pytest.fixture
@@ -52,8 +98,11 @@ def settings(base_settings: Settings, namespace: str) -> Settings:
 
 
 @pytest.fixture
-def kafka_settings(local_stack: Settings, namespace: str) -> Settings:
-    return local_stack.replace(namespace=namespace)
+def kafka_settings(local_stack: Settings, namespace: str) -> Iterator[Settings]:
+    """Settings for a test that uses Kafka; its namespace's topics are deleted afterwards."""
+    settings = local_stack.replace(namespace=namespace)
+    yield settings
+    broker.delete_namespace_topics(settings)
 
 
 @pytest.fixture(params=["server", "embedded"])

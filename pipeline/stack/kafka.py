@@ -22,6 +22,9 @@ POM = Path(__file__).with_name("pom.xml")
 MAIN_CLASS = "kafka.Kafka"
 HEAP_OPTS = ("-Xms256m", "-Xmx768m")
 START_TIMEOUT_S = 90.0
+"""Give up when the broker neither answers nor logs anything for this long."""
+START_LIMIT_S = 1200.0
+"""Give up after this long in any case."""
 
 _LOG4J2 = """<?xml version="1.0" encoding="UTF-8"?>
 <Configuration status="WARN">
@@ -229,7 +232,15 @@ class LocalKafka:
             raise StackError(f"formatting Kafka storage failed: {result.stderr.strip()[-400:]}")
 
     def _wait_ready(self, alive: Callable[[], bool]) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_S
+        """Wait until the broker answers, as long as it is alive and still making progress.
+
+        A broker with thousands of partitions spends minutes loading them before it answers,
+        logging each one as it goes: the wait only gives up after ``START_TIMEOUT_S`` without
+        an answer *and* without a new line in its log, or after ``START_LIMIT_S`` in all.
+        """
+        started = time.monotonic()
+        deadline = started + START_TIMEOUT_S
+        last_activity = self._log_activity()
         while time.monotonic() < deadline:
             if not alive():
                 raise StackError(
@@ -240,10 +251,23 @@ class LocalKafka:
                 if answering != self.cluster_id():
                     raise StackError(self._foreign_message(answering))
                 return
+            activity = self._log_activity()
+            if activity != last_activity:
+                last_activity = activity
+                deadline = min(time.monotonic() + START_TIMEOUT_S, started + START_LIMIT_S)
             time.sleep(0.5)
         raise StackError(
-            f"Kafka did not answer on {self.address} within {START_TIMEOUT_S:.0f} s; see {self.log_path}"
+            f"Kafka did not answer on {self.address} within {time.monotonic() - started:.0f} s; "
+            f"see {self.log_path} and {self.home / 'server.log'}"
         )
+
+    def _log_activity(self) -> tuple[float, int]:
+        """When and how much the broker last logged: it changes while the broker loads its logs."""
+        try:
+            stat = (self.home / "server.log").stat()
+        except OSError:
+            return (0.0, 0)
+        return (stat.st_mtime, stat.st_size)
 
 
 def _cluster_id(address: str, timeout_s: float) -> str | None:
