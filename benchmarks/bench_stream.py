@@ -295,18 +295,14 @@ def in_child(target: Any, *args: Any, timeout_s: float = 3600) -> dict[str, Any]
 def wait_until_worker_joined(settings: Settings, timeout_s: float = 300) -> None:
     """Wait until the worker's consumer group is stable with a member: a worker starting on a
     new namespace migrates its schema first, which takes a while on a busy machine."""
-    admin = broker.admin_client(settings)
     group = settings.group("worker")
     deadline = time.monotonic() + timeout_s
-    try:
-        while time.monotonic() < deadline:
-            described = admin.describe_groups([group])[group]
-            if described["group_state"] == "Stable" and described["members"]:
-                time.sleep(2)  # the first fetch request after the assignment
-                return
-            time.sleep(0.5)
-    finally:
-        admin.close()
+    while time.monotonic() < deadline:
+        described = broker.describe_group(settings, group)
+        if described["group_state"] == "Stable" and described["members"]:
+            time.sleep(2)  # the first fetch request after the assignment
+            return
+        time.sleep(0.5)
     raise TimeoutError(f"no worker joined {group} within {timeout_s:.0f} s")
 
 

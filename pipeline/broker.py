@@ -10,7 +10,7 @@ import contextlib
 import hashlib
 import time
 from collections.abc import Iterable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
@@ -96,6 +96,15 @@ def delete_namespace_topics(settings: Settings) -> list[str]:
         if mine:
             admin.delete_topics(mine)
         return mine
+    finally:
+        admin.close()
+
+
+def describe_group(settings: Settings, group: str) -> dict[str, Any]:
+    """The broker's description of a consumer group: ``group_state``, ``members`` and more."""
+    admin = admin_client(settings)
+    try:
+        return admin.describe_groups([group])[group]
     finally:
         admin.close()
 

@@ -519,21 +519,11 @@ MIGRATIONS: list[tuple[int, str, list[str | Unless]]] = [
     ),
     (
         6,
-        "index of dossiers by unit and hour, for the incremental refresh of hourly_counts",
+        "snapshots by dossier id, for the incremental refresh of hourly_counts",
         [
-            # Which dossiers were ever counted in a (unit, hour) bucket, by anchor ('received' for
-            # the reception-anchored indicators, 'completed' for e_result). Rows are only added:
-            # a dossier that moved to another bucket keeps a stale row here, which the refresh
-            # ignores after merging the dossier. See sinks/hourly.py.
-            """CREATE TABLE IF NOT EXISTS {db}.dossier_buckets (
-                unit_code String,
-                bucket_start DateTime('{tz}'),
-                anchor String,
-                dossier_id String
-            ) ENGINE = ReplacingMergeTree()
-            PARTITION BY toYYYYMM(bucket_start)
-            ORDER BY (bucket_start, unit_code, anchor, dossier_id)
-            SETTINGS index_granularity = 1024""",
+            # This migration also made ``dossier_buckets``, an index of which dossiers were
+            # ever counted in each bucket; ``bucket_contributions`` (migration 10) replaced it
+            # and migration 11 drops it.
             # The snapshots again, in small granules by dossier id: the refresh looks up a few
             # hundred dossiers per batch, and in ``dossier_state`` (8192-row granules) the
             # newest dossiers of every unit would touch most of the table.
@@ -543,16 +533,8 @@ MIGRATIONS: list[tuple[int, str, list[str | Unless]]] = [
                       paid_online, digitized, reused, synced, e_result)
             SETTINGS index_granularity = 256""",
             """INSERT INTO {db}.snapshots_by_dossier SELECT * FROM {db}.dossier_state""",
-            # Stores that already hold snapshots: index them and bring hourly_counts up to date,
-            # with a version newer than any earlier full refresh (versions are epoch ns).
-            """INSERT INTO {db}.dossier_buckets (unit_code, bucket_start, anchor, dossier_id)
-            SELECT unit, toStartOfHour(toDateTime(intDiv(received_at_ms, 1000), '{tz}')),
-                   'received', dossier_id
-            FROM {db}.dossier_merged""",
-            """INSERT INTO {db}.dossier_buckets (unit_code, bucket_start, anchor, dossier_id)
-            SELECT unit, toStartOfHour(toDateTime(intDiv(completed_at_ms, 1000), '{tz}')),
-                   'completed', dossier_id
-            FROM {db}.dossier_merged WHERE first_completed_key != ''""",
+            # Stores that already hold snapshots: bring hourly_counts up to date, with a
+            # version newer than any earlier full refresh (versions are epoch ns).
             """INSERT INTO {db}.hourly_counts
                 (unit_code, indicator, bucket_start, numerator, denominator, version)
             SELECT unit_code, indicator, bucket_start, numerator, denominator,
@@ -693,6 +675,11 @@ MIGRATIONS: list[tuple[int, str, list[str | Unless]]] = [
             # Stores that already hold snapshots: what every dossier adds now.
             "python:contribute_all",
         ],
+    ),
+    (
+        11,
+        "drop dossier_buckets, the refresh's index before bucket_contributions",
+        ["DROP TABLE IF EXISTS {db}.dossier_buckets"],
     ),
 ]
 

@@ -8,7 +8,6 @@ processes the tests run afterwards (chdb admits one process per directory).
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -16,14 +15,10 @@ from pathlib import Path
 from pipeline.generator.noise import Noise
 from pipeline.generator.profile import profile_named
 from pipeline.generator.stream import generate_batches
-from pipeline.processing import Incoming, processor_for
 from pipeline.reference import Reference, load_reference
 from pipeline.settings import Settings
-from sinks import hourly, schema
+from sinks import hourly, load, schema
 from sinks.store import open_store
-from sinks.writer import ResultWriter
-
-BATCH = 5_000
 
 
 def generated_lines(
@@ -37,20 +32,13 @@ def generated_lines(
 
 
 def load_lines(settings: Settings, reference: Reference, lines: Sequence[bytes]) -> None:
-    """Process ``lines`` in batches as the worker does and store the rows; then fill
-    ``hourly_counts`` from the view (until the worker keeps it fresh itself)."""
-
+    """Process ``lines`` in batches as the worker does and store the rows, then fill the hourly
+    aggregates. History from a file: no record timestamp, so only the contract's time range
+    applies."""
     store = open_store(settings)
     try:
         schema.migrate(store, settings.database)
-        processor = processor_for(reference, late_horizon_days=400)
-        writer = ResultWriter(store, settings.database)
-        now_ms = int(time.time() * 1000)
-        for first in range(0, len(lines), BATCH):
-            chunk = lines[first : first + BATCH]
-            # History from a file: no record timestamp, so only the contract's time range applies.
-            incoming = [Incoming(raw, f"file[0]@{first + i}", None) for i, raw in enumerate(chunk)]
-            writer.write(processor.process(incoming), now_ms)
+        load.load_lines(store, settings.database, lines, reference)
         hourly.refresh_all(store, settings.database)
     finally:
         store.close()

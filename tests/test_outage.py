@@ -33,12 +33,8 @@ def _clean_records() -> list[tuple[bytes, int]]:
 
 
 def _group_members(settings: Settings) -> set[str]:
-    admin = broker.admin_client(settings)
-    try:
-        group = admin.describe_groups([settings.group("worker")])[settings.group("worker")]
-        return {member["member_id"] for member in group["members"]}
-    finally:
-        admin.close()
+    group = broker.describe_group(settings, settings.group("worker"))
+    return {member["member_id"] for member in group["members"]}
 
 
 def _log_lines(log: Path, needle: str) -> list[str]:
