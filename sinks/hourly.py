@@ -10,8 +10,9 @@ to write them:
 ``refresh_dossiers`` (the worker, after each stored batch) recomputes only the buckets that the
 batch's dossiers may have changed:
 
-1. Copy the batch's snapshots into ``snapshots_by_dossier`` (``dossier_state`` again, in small
-   granules by dossier id), then take the *contribution version* (below).
+1. The batch's snapshots are in ``snapshots_by_dossier`` (``dossier_state`` again, in small
+   granules by dossier id, copied on insert by a materialized view); take the *contribution
+   version* (below).
 2. Read every snapshot of the batch's dossiers from it and merge them, in one query. This gives
    each dossier's history — every bucket it was ever counted in (the units and hours of all
    its receptions, the hours of all its completions) — and, with the indicator SQL of the view
@@ -85,7 +86,6 @@ from sinks.schema import (
     ANCHOR_INDICATORS,
     CONTRIBUTION_COLUMNS,
     DOSSIER_SHARES_SELECT,
-    DOSSIER_STATE_COLUMNS,
     MERGED_SELECT,
     TZ,
     insert_contributions,
@@ -165,7 +165,6 @@ def refresh_dossiers(
     ids = sorted({str(row[0]) for row in snapshots})
     if not ids:
         return 0
-    store.insert(f"{database}.snapshots_by_dossier", DOSSIER_STATE_COLUMNS, snapshots)
     contributed = versions.next()
     contributions: list[Contribution] = []
     buckets: set[Bucket] = set()

@@ -681,6 +681,20 @@ MIGRATIONS: list[tuple[int, str, list[str | Unless]]] = [
         "drop dossier_buckets, the refresh's index before bucket_contributions",
         ["DROP TABLE IF EXISTS {db}.dossier_buckets"],
     ),
+    (
+        12,
+        "copy every stored snapshot into snapshots_by_dossier as it is inserted",
+        [
+            # The refresh used to send each batch's snapshots a second time from Python; the
+            # engine copies the block it already has instead. Snapshots are joins, so a copy
+            # made before the batch's refresh (or by a batch that is stored again after a
+            # crash) changes nothing the refresh computes (sinks/hourly.py). ``SELECT *`` is
+            # expanded now: a migration that adds a column to dossier_state must add it to
+            # snapshots_by_dossier and recreate this view.
+            """CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.snapshots_by_dossier_feed
+            TO {db}.snapshots_by_dossier AS SELECT * FROM {db}.dossier_state""",
+        ],
+    ),
 ]
 
 

@@ -284,7 +284,7 @@ def test_incremental_counts_equal_the_view_and_the_oracle_after_adversarial_inpu
         stores[1].close()
 
 
-def test_migrations_6_to_11_index_count_and_roll_up_snapshots_stored_before_them(
+def test_migrations_6_to_12_index_count_and_roll_up_snapshots_stored_before_them(
     store: Store, store_settings: Settings
 ) -> None:
     db = f"{store_settings.database}_pre6"
@@ -296,9 +296,9 @@ def test_migrations_6_to_11_index_count_and_roll_up_snapshots_stored_before_them
         result = processor.process([Incoming(raw, "t", NOW_MS) for raw in lines])
         ResultWriter(store, db).write(result, NOW_MS)
         assert _table(store, db) == []
-        assert schema.migrate(store, db) == [6, 7, 8, 9, 10, 11]
+        assert schema.migrate(store, db) == [6, 7, 8, 9, 10, 11, 12]
         assert _table(store, db) == _view(store, db) != []
-        _assert_rollups_equal(store, db, _oracle_hourly(lines), "migrations 6 to 11")
+        _assert_rollups_equal(store, db, _oracle_hourly(lines), "migrations 6 to 12")
         # and the worker's refresh goes on from there
         late_line = line(received("m-r-1", MOVED, "2024-06-09T07:00:00+07:00"))
         late = processor.process([Incoming(late_line, "t", NOW_MS)])
