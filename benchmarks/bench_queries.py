@@ -17,7 +17,7 @@ prints p50/p99 of Kafka timestamp -> bucket rewritten.
 
     .venv/bin/python benchmarks/bench_queries.py                       # both engines, a year
     .venv/bin/python benchmarks/bench_queries.py --days 30 --stores embedded
-    .venv/bin/python benchmarks/bench_queries.py --only panels --keep --namespace year \
+    .venv/bin/python benchmarks/bench_queries.py --only panels --keep --namespace year \\
         --chdb-path /tmp/year                  # keep the loaded year, then freshness on top of it:
     .venv/bin/python benchmarks/bench_queries.py --only freshness --namespace year --chdb-path /tmp/year
 

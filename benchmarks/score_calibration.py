@@ -10,7 +10,7 @@ Run from the repository root (a full year of the province profile takes a while;
 load matters):
 
     .venv/bin/python benchmarks/score_calibration.py --start 2024-01-01 --days 31 --period 2024-01
-    .venv/bin/python benchmarks/score_calibration.py --start 2024-01-01 --days 366 \
+    .venv/bin/python benchmarks/score_calibration.py --start 2024-01-01 --days 366 \\
         --period 2024 --period 2024-01
 """
 
