@@ -294,12 +294,17 @@ def bench_freshness(settings: Settings, rate: int, seconds: int) -> dict[str, An
     runner = threading.Thread(
         target=lambda: results.update(
             bench_stream.in_child(bench_stream.run_worker, settings, None, len(messages), True)
-        )
+        ),
+        daemon=True,  # an error here must not leave the run waiting on the worker
     )
     runner.start()
-    time.sleep(8)  # let the worker join its group before the clock starts
-    bench_stream.produce_paced(settings, messages, rate)
-    runner.join()
+    try:
+        bench_stream.wait_until_worker_joined(settings)  # the clock starts when it can consume
+        bench_stream.produce_paced(settings, messages, rate)
+        runner.join()
+    finally:
+        # The paced messages are stored by now; their topics would only slow the broker's starts.
+        broker.delete_namespace_topics(settings)
     return results
 
 

@@ -26,6 +26,7 @@ import contextlib
 import multiprocessing
 import os
 import queue
+import shutil
 import statistics
 import subprocess
 import sys
@@ -360,14 +361,43 @@ def produce_paced(settings: Settings, messages: list[tuple[str, bytes, bytes]], 
     producer.close()
 
 
+MADE: list[str] = []
+"""Namespaces and consumer groups this run made: ``clean_up`` deletes what they left behind."""
+
+
 def fresh(base: Settings, label: str, chdb_root: Path) -> Settings:
-    return base.replace(
-        namespace=f"bench-{label}-{uuid.uuid4().hex[:6]}", chdb_path=str(chdb_root / label)
-    )
+    namespace = f"bench-{label}-{uuid.uuid4().hex[:6]}"
+    MADE.append(namespace)
+    return base.replace(namespace=namespace, chdb_path=str(chdb_root / label))
 
 
 def new_group(label: str) -> str:
-    return f"bench-{label}-{uuid.uuid4().hex[:8]}"
+    group = f"bench-{label}-{uuid.uuid4().hex[:8]}"
+    MADE.append(group)
+    return group
+
+
+def clean_up(base: Settings, chdb_root: Path) -> None:
+    """Delete the run's topics (its namespaces', and those Faust and Quix Streams name after a
+    consumer group), its server databases and its embedded stores: left behind, thousands of
+    partitions slow every later start of the broker."""
+    admin = broker.admin_client(base, timeout_s=60.0)
+    try:
+        topics = [t for t in admin.list_topics() if any(made in t for made in MADE)]
+        if topics:
+            admin.delete_topics(topics)
+    finally:
+        admin.close()
+    if base.store == "server":
+        from sinks.store import open_store
+
+        server = open_store(base)
+        try:
+            for made in MADE:
+                server.execute(f"DROP DATABASE IF EXISTS {made.replace('-', '_')}")
+        finally:
+            server.close()
+    shutil.rmtree(chdb_root, ignore_errors=True)
 
 
 def contender_rounds(
@@ -468,6 +498,13 @@ def main() -> None:
     print(f"store: {args.store}; machine: {multiprocessing.cpu_count()} cores, "
           f"broker and ClickHouse on it")  # fmt: skip
 
+    try:
+        run(args, base, chdb_root)
+    finally:
+        clean_up(base, chdb_root)
+
+
+def run(args: argparse.Namespace, base: Settings, chdb_root: Path) -> None:
     only = set(args.only.split(",")) if args.only is not None else None
     figures = contender_rounds(base, chdb_root, args.days, args.rounds, args.naive_events, only)
     if figures:
