@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from pipeline import broker
 from pipeline.settings import Settings
 from sinks import schema
 from sinks.store import Store, open_store
+from tests import namespaces
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,8 +33,9 @@ def base_settings() -> Settings:
 def local_stack(base_settings: Settings) -> Iterator[Settings]:
     """Make sure the local Kafka and ClickHouse answer, starting them if needed (idempotent).
 
-    At the end of the session, the test topics and server databases it created are dropped:
-    left behind, thousands of partitions make the next broker start take minutes.
+    At the end of the session, the topics and server databases of the namespaces it made
+    (``tests/namespaces.py``) are dropped: left behind, thousands of partitions make the next
+    broker start take minutes.
     """
     from pipeline.stack.clickhouse import LocalClickHouse
     from pipeline.stack.kafka import LocalKafka
@@ -42,19 +43,15 @@ def local_stack(base_settings: Settings) -> Iterator[Settings]:
     if not base_settings.kafka_bootstrap:
         LocalKafka(base_settings).up()
     LocalClickHouse(base_settings).up()
-    topics_before, databases_before = _test_topics(base_settings), _test_databases(base_settings)
     yield base_settings
-    _delete_topics(base_settings, _test_topics(base_settings) - topics_before)
-    _drop_databases(base_settings, _test_databases(base_settings) - databases_before)
+    _delete_topics(base_settings, _topics_made_here(base_settings))
+    _drop_databases(base_settings, _databases_made_here(base_settings))
 
 
-# Every namespace a test makes starts with ``t-`` (``t_`` as a database name).
-
-
-def _test_topics(settings: Settings) -> set[str]:
+def _topics_made_here(settings: Settings) -> set[str]:
     admin = broker.admin_client(settings)
     try:
-        return {topic for topic in admin.list_topics() if topic.startswith("t-")}
+        return {topic for topic in admin.list_topics() if namespaces.made_here(topic)}
     finally:
         admin.close()
 
@@ -69,10 +66,10 @@ def _delete_topics(settings: Settings, topics: set[str]) -> None:
         admin.close()
 
 
-def _test_databases(settings: Settings) -> set[str]:
+def _databases_made_here(settings: Settings) -> set[str]:
     server = open_store(settings.replace(store="server"))
     try:
-        return {name for (name,) in server.query("SHOW DATABASES") if name.startswith("t_")}
+        return {name for (name,) in server.query("SHOW DATABASES") if namespaces.made_here(name)}
     finally:
         server.close()
 
@@ -88,7 +85,7 @@ def _drop_databases(settings: Settings, databases: set[str]) -> None:
 
 @pytest.fixture
 def namespace() -> str:
-    return f"t-{uuid.uuid4().hex[:10]}"
+    return namespaces.new_namespace()
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from datetime import date
 
@@ -30,6 +29,7 @@ from sinks import alert_store, schema
 from sinks.alert_runner import backtest, evaluate_due
 from sinks.embedded import EmbeddedStore
 from tests.alert_data import load_weeks
+from tests.namespaces import new_namespace
 from tests.stream_harness import REPO, settings_flags
 
 START = date(2024, 5, 6)  # a Monday; five weeks without public holidays follow
@@ -49,7 +49,7 @@ RULE_BY_NAME = {r.name: r for r in RULES.rules}
 
 @pytest.fixture(scope="module")
 def loaded(base_settings: Settings) -> Iterator[tuple[EmbeddedStore, Settings]]:
-    settings = base_settings.replace(namespace=f"t-alerts-{uuid.uuid4().hex[:8]}", store="embedded")
+    settings = base_settings.replace(namespace=new_namespace("alerts"), store="embedded")
     store = EmbeddedStore(settings.chdb_dir)
     load_weeks(store, settings.database, REFERENCE, START, DAYS, tuple(INCIDENTS))
     yield store, settings

@@ -18,6 +18,7 @@ import pytest
 from pipeline.settings import Settings
 from pipeline.stack.kafka import LocalKafka
 from tests import stream_harness as harness
+from tests.namespaces import new_namespace
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +44,7 @@ def test_fresh_broker_start_is_clean_and_an_outage_is_a_few_lines(
     local_stack: Settings, tmp_path: Path
 ) -> None:
     settings = local_stack.replace(
-        namespace=f"t-bo{random.randrange(16**8):08x}",
+        namespace=new_namespace("bo"),
         store="server",
         state_dir=str(tmp_path / "own-kafka"),
         kafka_port=harness.spare_port(),

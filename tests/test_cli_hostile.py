@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ import pytest
 
 from pipeline.cli.main import cli, main
 from tests import stream_harness as harness
+from tests.namespaces import new_namespace
 
 REPO = Path(__file__).resolve().parents[1]
 TIME_LIMIT_S = 40.0
@@ -133,7 +133,7 @@ class Case:
 
 def _cases(files: dict[str, Path]) -> list[Case]:
     root, a_file = files["root"], files["file"]
-    base_flags = ["--namespace", f"t-hostile-{uuid.uuid4().hex[:6]}",
+    base_flags = ["--namespace", new_namespace("hostile"),
                   "--state-dir", str(root / "state"), "--chdb-path", str(root / "chdb")]  # fmt: skip
     refused_by_settings = [
         ["--namespace", "trailing-newline\n"],

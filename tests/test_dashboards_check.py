@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import random
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -42,6 +41,7 @@ from sinks.hourly import refresh_all
 from sinks.reference_tables import store_reference
 from sinks.store import Store, open_store
 from sinks.writer import ResultWriter
+from tests.namespaces import new_namespace
 from tests.stream_harness import settings_flags
 
 pytestmark = pytest.mark.integration
@@ -69,7 +69,7 @@ class Loaded:
 
 @pytest.fixture(scope="module", params=["server", "embedded"])
 def loaded(request: pytest.FixtureRequest, local_stack: Settings) -> Iterator[Loaded]:
-    settings = local_stack.replace(namespace=f"t-{uuid.uuid4().hex[:10]}", store=request.param)
+    settings = local_stack.replace(namespace=new_namespace(), store=request.param)
     store = open_store(settings)
     schema.migrate(store, settings.database)
     store_reference(store, settings.database, REFERENCE)
@@ -189,7 +189,7 @@ def test_check_fails_on_an_error_or_wrong_columns(loaded: Loaded) -> None:
         (str(n), str(t)) for n, t, *_ in loaded.store.query(f"DESCRIBE TABLE ({query.sql})")
     ]
     assert column_problem(query, described) == "columns ['a', 'b'], expected ['a']"
-    empty = loaded.settings.replace(namespace=f"t-{uuid.uuid4().hex[:10]}")
+    empty = loaded.settings.replace(namespace=new_namespace())
     loaded.store.execute(f"CREATE DATABASE {empty.database}")
     try:
         result = CliRunner().invoke(cli, ["dashboards", "check", *settings_flags(empty),

@@ -11,7 +11,6 @@ import hashlib
 import json
 import socket
 import time
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -33,6 +32,7 @@ from pipeline.producing import produce_all
 from pipeline.reference import load_reference
 from pipeline.settings import Settings
 from pipeline.validation import accept_event
+from tests.namespaces import new_namespace
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +48,7 @@ ALL = ("dossier-events", "payment-events", "feedback-events", "dead-letters")
 @pytest.fixture
 def kafka() -> Iterator[Settings]:
     """Settings for the broker named by the environment, with a fresh namespace; topics dropped after."""
-    settings = Settings.resolve({"namespace": f"t-{uuid.uuid4().hex[:8]}"})
+    settings = Settings.resolve({"namespace": new_namespace()})
     host, _, port = settings.bootstrap_servers.split(",")[0].rpartition(":")
     try:
         socket.create_connection((host, int(port)), timeout=5).close()

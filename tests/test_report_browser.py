@@ -26,7 +26,6 @@ import sys
 import threading
 import time
 import urllib.request
-import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from datetime import date
@@ -42,6 +41,7 @@ from pipeline.validation import meaning_problem
 from sinks import schema
 from sinks.store import open_store
 from tests import chromium
+from tests.namespaces import new_namespace
 from tests.oracle import recompute
 from tests.report_data import generated_lines, load_lines
 from tests.stream_harness import REPO, settings_flags
@@ -173,7 +173,7 @@ class _Recorder:
 def loaded(lines: list[bytes], tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """The lines stored in a fresh embedded store by a separate process (which then exits)."""
     folder = tmp_path_factory.mktemp("report")
-    settings = Settings.resolve({"namespace": f"t-{uuid.uuid4().hex[:10]}", "store": "embedded",
+    settings = Settings.resolve({"namespace": new_namespace(), "store": "embedded",
                                  "chdb_path": str(folder / "chdb")})  # fmt: skip
     events = folder / "events.jsonl"
     events.write_bytes(b"\n".join(lines) + b"\n")
@@ -354,7 +354,7 @@ def _get(url: str) -> bytes:
 
 
 def test_the_live_page_follows_new_rows(lines: list[bytes], local_stack: Settings) -> None:
-    settings = local_stack.replace(namespace=f"t-{uuid.uuid4().hex[:10]}", store="server")
+    settings = local_stack.replace(namespace=new_namespace(), store="server")
     early, late = _split_by_day(lines, "2024-06-06")
     assert early and late
     load_lines(settings, REFERENCE, early)
