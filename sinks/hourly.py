@@ -26,7 +26,8 @@ batch's dossiers may have changed:
    ``bucket_contributions``, with the contribution version.
 4. Take the *count version* (below). For every bucket touched, sum the newest contribution of
    each dossier listed there and write the absolute totals (zero rows for emptied buckets) to
-   ``hourly_counts`` with the count version.
+   ``hourly_counts`` with the count version. This step and the next are ``INSERT … SELECT``:
+   the rows never travel to Python and back.
 5. After those rows are stored, take a second version and recompute the totals of every
    (unit, day) holding an affected bucket from the latest version of each of its hours in
    ``hourly_counts`` (``argMax`` by version: what ``FINAL`` reads, faster on 18.16), every
@@ -79,7 +80,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pipeline.errors import RetryableSinkError
 from sinks.schema import (
@@ -96,7 +97,6 @@ RECEIVED = "received"
 COMPLETED = "completed"
 assert set(ANCHOR_INDICATORS) == {RECEIVED, COMPLETED}
 ANCHOR_OF = {i: anchor for anchor, indicators in ANCHOR_INDICATORS.items() for i in indicators}
-INDICATORS = ANCHOR_INDICATORS[RECEIVED] + ANCHOR_INDICATORS[COMPLETED]
 COUNT_COLUMNS = ("unit_code", "indicator", "bucket_start", "numerator", "denominator", "version")
 DAY_COLUMNS = ("unit_code", "indicator", "day", "numerator", "denominator", "version")
 MONTH_COLUMNS = ("unit_code", "indicator", "month", "numerator", "denominator", "version")
@@ -179,22 +179,16 @@ def refresh_dossiers(
     for bucket_chunk in _chunks_of_bytes(
         sorted(buckets), lambda b: len(_quote(_key(b)).encode()) + 14
     ):
-        rows_out = _recount(store, database, bucket_chunk, version)
-        store.insert(f"{database}.hourly_counts", COUNT_COLUMNS, rows_out)
-        written += len(rows_out)
+        _recount(store, database, bucket_chunk, version)
+        written += sum(len(ANCHOR_INDICATORS[anchor]) for _, _, anchor in bucket_chunk)
     days = sorted({(unit, day_number(start_s)) for unit, start_s, _ in buckets})
     day_version = versions.next()  # after every hourly row of the batch is stored
     for day_chunk in _chunks(days, DAYS_PER_QUERY):
-        store.insert(
-            f"{database}.daily_counts",
-            DAY_COLUMNS,
-            _recount_days(store, database, day_chunk, day_version),
-        )
+        _recount_days(store, database, day_chunk, day_version)
     months = sorted({(unit, _month_of(day)) for unit, day in days})
     month_version = versions.next()  # after every daily row of the batch is stored
     for month_chunk in _chunks(months, MONTHS_PER_QUERY):
-        month_rows = _recount_months(store, database, month_chunk, month_version)
-        store.insert(f"{database}.monthly_counts", MONTH_COLUMNS, month_rows)
+        _recount_months(store, database, month_chunk, month_version)
     return written
 
 
@@ -278,11 +272,11 @@ def _key(bucket: Bucket) -> str:
     return f"{unit}|{start_s}|{anchor}"
 
 
-def _recount(
-    store: Store, database: str, buckets: Sequence[Bucket], version: int
-) -> list[tuple[str, str, int, int, int, int]]:
-    """Absolute totals of the buckets (zero rows included), stamped with ``version``: the sum
-    of the newest contribution of every dossier listed in each."""
+def _recount(store: Store, database: str, buckets: Sequence[Bucket], version: int) -> None:
+    """Write the buckets' absolute totals into ``hourly_counts``, stamped with ``version``: per
+    indicator of the bucket's anchor, the sum of the newest contribution of every dossier
+    listed there (zero rows included: every bucket touched has a contribution row from the
+    batch that touched it). The rows stay inside ClickHouse."""
     # ``bucket_start IN`` on the first key column is what lets every engine (18.16 too) read
     # only the granules of those hours; the keys then pick the exact buckets. A list of
     # strings: both engines take a few times longer to analyse a list of tuples. (Hour and
@@ -290,33 +284,35 @@ def _recount(
     keys = _quoted_list(map(_key, buckets))
     hours = ", ".join(str(s) for s in sorted({s for _, s, _ in buckets}))
     key = "concat(unit_code, '|', toString(toUInt32(bucket_start)), '|', anchor)"
-    rows = store.query(
-        f"""SELECT unit_code, toUInt32(bucket_start), anchor, sumForEach(n), sumForEach(d)
-            FROM (
-                SELECT unit_code, bucket_start, anchor, dossier_id,
-                       argMax(numerators, version) AS n, argMax(denominators, version) AS d
-                FROM {database}.bucket_contributions
-                WHERE bucket_start IN ({hours}) AND {key} IN ({keys})
-                GROUP BY unit_code, bucket_start, anchor, dossier_id
-            ) AS newest
-            GROUP BY unit_code, bucket_start, anchor"""
+    names = (
+        f"if(anchor = {_quote(RECEIVED)}, [{_quoted_list(ANCHOR_INDICATORS[RECEIVED])}], "
+        f"[{_quoted_list(ANCHOR_INDICATORS[COMPLETED])}])"
     )
-    totals = {(str(u), int(s), str(a)): (list(n), list(d)) for u, s, a, n, d in rows}
-    out = []
-    for unit, start_s, anchor in buckets:
-        numerators, denominators = totals.get((unit, start_s, anchor), ([], []))
-        for position, indicator in enumerate(ANCHOR_INDICATORS[anchor]):
-            # A withdrawn contribution is an empty array: a missing position is a 0.
-            n = int(numerators[position]) if position < len(numerators) else 0
-            d = int(denominators[position]) if position < len(denominators) else 0
-            out.append((unit, indicator, start_s, n, d, version))
-    return out
+    # A withdrawn contribution is an empty array: a missing position is a 0.
+    store.execute(
+        f"""INSERT INTO {database}.hourly_counts ({", ".join(COUNT_COLUMNS)})
+            SELECT unit_code, indicator, bucket_start,
+                   if(position <= length(ns), ns[position], 0),
+                   if(position <= length(ds), ds[position], 0),
+                   toUInt64({version})
+            FROM (
+                SELECT unit_code, bucket_start, anchor, sumForEach(n) AS ns, sumForEach(d) AS ds
+                FROM (
+                    SELECT unit_code, bucket_start, anchor, dossier_id,
+                           argMax(numerators, version) AS n, argMax(denominators, version) AS d
+                    FROM {database}.bucket_contributions
+                    WHERE bucket_start IN ({hours}) AND {key} IN ({keys})
+                    GROUP BY unit_code, bucket_start, anchor, dossier_id
+                ) AS newest
+                GROUP BY unit_code, bucket_start, anchor
+            ) AS totals
+            ARRAY JOIN {names} AS indicator, arrayEnumerate({names}) AS position"""
+    )
 
 
-def _recount_days(
-    store: Store, database: str, days: Sequence[Day], version: int
-) -> list[tuple[str, str, date, int, int, int]]:
-    """The days' totals per indicator from the latest hourly rows (zero rows included)."""
+def _recount_days(store: Store, database: str, days: Sequence[Day], version: int) -> None:
+    """Write the days' totals per indicator into ``daily_counts`` from the latest hourly rows
+    (an indicator that ever counted in a day has hourly rows there, zero rows included)."""
     keys = ", ".join(f"({_quote(u)}, {d})" for u, d in days)
     units = _quoted_list(sorted({u for u, _ in days}))
     # One time range per run of consecutive days: only the partitions holding them are read.
@@ -325,33 +321,39 @@ def _recount_days(
         f"AND bucket_start < toDateTime({_day_start_s(last + 1)}))"
         for first, last in _runs(sorted({d for _, d in days}))
     )
-    day = f"intDiv(toUInt32(bucket_start) + {VIETNAM_OFFSET_S}, {DAY_S})"
-    rows = _latest_sums(
+    day_number = f"intDiv(toUInt32(bucket_start) + {VIETNAM_OFFSET_S}, {DAY_S})"
+    _insert_latest_sums(
         store,
+        f"{database}.daily_counts",
+        DAY_COLUMNS,
         f"{database}.hourly_counts",
         "bucket_start",
-        day,
-        f"unit_code IN ({units}) AND ({ranges}) AND (unit_code, {day}) IN ({keys})",
+        f"toDate(bucket_start, '{TZ}')",
+        f"unit_code IN ({units}) AND ({ranges}) AND (unit_code, {day_number}) IN ({keys})",
+        version,
     )
-    totals = {(str(u), str(i), int(d)): (int(n), int(dn)) for u, i, d, n, dn in rows}
-    return [
-        (unit, indicator, date_of(day), *totals.get((unit, indicator, day), (0, 0)), version)
-        for unit, day in days
-        for indicator in INDICATORS
-    ]
 
 
-def _latest_sums(
-    store: Store, table: str, time_column: str, period: str, where: str
-) -> list[tuple[Any, ...]]:
-    """(unit, indicator, ``period``, numerator, denominator): the sums per period of the rows of
-    ``table`` matching ``where``, each key at its highest version (what ``FINAL`` reads;
-    ``argMax`` by version does it in half the time on ClickHouse 18.16)."""
-    return store.query(
-        f"""SELECT unit_code, indicator, period, sum(n), sum(d)
+def _insert_latest_sums(
+    store: Store,
+    target: str,
+    columns: Sequence[str],
+    source: str,
+    time_column: str,
+    period: str,
+    where: str,
+    version: int,
+) -> None:
+    """Into ``target``: per (unit, indicator, ``period``), the sums of the rows of ``source``
+    matching ``where``, each key at its highest version (what ``FINAL`` reads; ``argMax`` by
+    version does it in half the time on ClickHouse 18.16), stamped with ``version``. The rows
+    stay inside ClickHouse."""
+    store.execute(
+        f"""INSERT INTO {target} ({", ".join(columns)})
+            SELECT unit_code, indicator, period, sum(n), sum(d), toUInt64({version})
             FROM (SELECT unit_code, indicator, {time_column}, {period} AS period,
                          argMax(numerator, version) AS n, argMax(denominator, version) AS d
-                  FROM {table}
+                  FROM {source}
                   WHERE {where}
                   GROUP BY unit_code, indicator, {time_column}, period)
             GROUP BY unit_code, indicator, period"""
@@ -381,30 +383,25 @@ def _next_month(first: date) -> date:
     return (first + timedelta(days=31)).replace(day=1)
 
 
-def _recount_months(
-    store: Store, database: str, months: Sequence[Month], version: int
-) -> list[tuple[str, str, date, int, int, int]]:
-    """The months' totals per indicator from the latest daily rows (zero rows included)."""
+def _recount_months(store: Store, database: str, months: Sequence[Month], version: int) -> None:
+    """Write the months' totals per indicator into ``monthly_counts`` from the latest daily rows."""
     keys = ", ".join(f"({_quote(u)}, '{m.isoformat()}')" for u, m in months)
     units = _quoted_list(sorted({u for u, _ in months}))
     ranges = " OR ".join(
         f"(day >= toDate('{m.isoformat()}') AND day < toDate('{_next_month(m).isoformat()}'))"
         for m in sorted({m for _, m in months})
     )
-    month = "toString(toStartOfMonth(day))"
-    rows = _latest_sums(
+    _insert_latest_sums(
         store,
+        f"{database}.monthly_counts",
+        MONTH_COLUMNS,
         f"{database}.daily_counts",
         "day",
-        month,
-        f"unit_code IN ({units}) AND ({ranges}) AND (unit_code, {month}) IN ({keys})",
+        "toStartOfMonth(day)",
+        f"unit_code IN ({units}) AND ({ranges}) "
+        f"AND (unit_code, toString(toStartOfMonth(day))) IN ({keys})",
+        version,
     )
-    totals = {(str(u), str(i), str(m)): (int(n), int(d)) for u, i, m, n, d in rows}
-    return [
-        (unit, indicator, month, *totals.get((unit, indicator, month.isoformat()), (0, 0)), version)
-        for unit, month in months
-        for indicator in INDICATORS
-    ]
 
 
 def refresh_all(store: Store, database: str) -> None:
