@@ -381,13 +381,7 @@ def clean_up(base: Settings, chdb_root: Path) -> None:
     """Delete the run's topics (its namespaces', and those Faust and Quix Streams name after a
     consumer group), its server databases and its embedded stores: left behind, thousands of
     partitions slow every later start of the broker."""
-    admin = broker.admin_client(base, timeout_s=60.0)
-    try:
-        topics = [t for t in admin.list_topics() if any(made in t for made in MADE)]
-        if topics:
-            admin.delete_topics(topics)
-    finally:
-        admin.close()
+    broker.delete_topics(base, lambda topic: any(made in topic for made in MADE))
     if base.store == "server":
         from sinks.store import open_store
 

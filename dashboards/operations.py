@@ -122,17 +122,20 @@ def _freshness() -> Panel:
         height=8,
         columns=(
             Column("topic", label="Topic", unit=TEXT),
-            Column(
-                "seconds_since_last",
-                label="Từ sự kiện cuối",
-                unit=SECONDS,
-                colored=True,
-                thresholds=Thresholds(
-                    base=GREEN, steps=((float(STALE_AFTER_S), ORANGE), (3600.0, RED))
-                ),
-            ),
+            _age_column("seconds_since_last", "Từ sự kiện cuối", STALE_AFTER_S, 3600, colored=True),
             Column("events", label="Sự kiện trong kỳ", decimals=0),
         ),
+    )
+
+
+def _age_column(name: str, label: str, orange_s: int, red_s: int, colored: bool = False) -> Column:
+    """A column of seconds since something last happened: orange, then red, as it ages."""
+    return Column(
+        name,
+        label=label,
+        unit=SECONDS,
+        colored=colored,
+        thresholds=Thresholds(base=GREEN, steps=((float(orange_s), ORANGE), (float(red_s), RED))),
     )
 
 
@@ -204,14 +207,7 @@ def _current_lag() -> Panel:
         decimals=0,
         columns=(
             Column("messages_behind", label="Tin chưa xử lý", thresholds=LAG_THRESHOLDS),
-            Column(
-                "seconds_since_record",
-                label="Từ lần ghi cuối",
-                unit=SECONDS,
-                thresholds=Thresholds(
-                    base=GREEN, steps=((float(LAG_SILENT_S), ORANGE), (600.0, RED))
-                ),
-            ),
+            _age_column("seconds_since_record", "Từ lần ghi cuối", LAG_SILENT_S, 600),
         ),
     )
 

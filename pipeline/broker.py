@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
@@ -90,12 +90,17 @@ def ensure_topics(
 
 def delete_namespace_topics(settings: Settings) -> list[str]:
     """Delete every ``{namespace}.*`` topic (tests, benchmarks and replays clean up with this)."""
-    admin = admin_client(settings)
+    return delete_topics(settings, lambda topic: topic.startswith(settings.namespace + "."))
+
+
+def delete_topics(settings: Settings, chosen: Callable[[str], bool]) -> list[str]:
+    """Delete every topic ``chosen`` picks, 200 per request; return their names."""
+    admin = admin_client(settings, timeout_s=60.0)
     try:
-        mine = [t for t in admin.list_topics() if t.startswith(settings.namespace + ".")]
-        if mine:
-            admin.delete_topics(mine)
-        return mine
+        names = sorted(topic for topic in admin.list_topics() if chosen(topic))
+        for start in range(0, len(names), 200):
+            admin.delete_topics(names[start : start + 200])
+        return names
     finally:
         admin.close()
 

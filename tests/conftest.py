@@ -44,26 +44,8 @@ def local_stack(base_settings: Settings) -> Iterator[Settings]:
         LocalKafka(base_settings).up()
     LocalClickHouse(base_settings).up()
     yield base_settings
-    _delete_topics(base_settings, _topics_made_here(base_settings))
+    broker.delete_topics(base_settings, namespaces.made_here)
     _drop_databases(base_settings, _databases_made_here(base_settings))
-
-
-def _topics_made_here(settings: Settings) -> set[str]:
-    admin = broker.admin_client(settings)
-    try:
-        return {topic for topic in admin.list_topics() if namespaces.made_here(topic)}
-    finally:
-        admin.close()
-
-
-def _delete_topics(settings: Settings, topics: set[str]) -> None:
-    names = sorted(topics)
-    admin = broker.admin_client(settings, timeout_s=60.0)
-    try:
-        for start in range(0, len(names), 200):
-            admin.delete_topics(names[start : start + 200])
-    finally:
-        admin.close()
 
 
 def _databases_made_here(settings: Settings) -> set[str]:
