@@ -1,7 +1,9 @@
 """Replay throughput: from a file, from the archive and from Kafka, beside baselines from the same run.
 
 Prints, for one set of generated province days:
-  * baselines: plain ``orjson.loads`` of every line, and contract decoding alone;
+  * baselines: plain ``orjson.loads`` of every line, contract decoding alone, and the floor of
+    any core in Python: contract decoding, the event's time in ms, one dossier lookup and one
+    archive row per event, with no checks and no fold (what the core cannot go below);
   * the core alone (``BatchProcessor``: decode, validate, fold) over file records, no store;
   * ``replay`` from the file and from the archive into the embedded store (core + writes +
     hourly refresh), the path ``chiso766 replay --source FILE|archive`` takes;
@@ -31,7 +33,8 @@ from pathlib import Path
 import orjson
 
 from pipeline import broker
-from pipeline.events import decode_event
+from pipeline.errors import DecodeError
+from pipeline.events import decode_event, decode_timed
 from pipeline.producing import Message, produce_all
 from pipeline.reference import Reference, load_reference
 from pipeline.replay.kafka_source import open_kafka_source
@@ -89,6 +92,7 @@ def main() -> None:
 
     timed("baseline: orjson.loads", count, lambda: [_load(x) for x in lines])
     timed("baseline: contract decode only", count, lambda: [_decode(x) for x in lines])
+    timed("baseline: floor (decode+ms+row)", count, lambda: _floor(lines))
 
     def core_only() -> None:
         processor = build_processor(reference, base.late_horizon_days)
@@ -191,6 +195,20 @@ def _load(raw: bytes) -> object:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
         return None
+
+
+def _floor(lines: list[bytes]) -> None:
+    """The least any core does per event: decode, time, find the dossier, build its row."""
+    last_seen: dict[str, int] = {}
+    rows = []
+    for raw in lines:
+        try:
+            event, ts_ms = decode_timed(raw)
+        except DecodeError:
+            continue
+        last_seen[event.dossier_id] = ts_ms
+        rows.append((event.event_id, ts_ms, event.unit_code, event.dossier_id,
+                     event.procedure_code, raw.decode()))  # fmt: skip
 
 
 def _decode(raw: bytes) -> object:
