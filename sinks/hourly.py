@@ -89,7 +89,9 @@ from sinks.schema import (
     DOSSIER_SHARES_SELECT,
     MERGED_SELECT,
     TZ,
+    anchor_of,
     insert_contributions,
+    per_indicator,
 )
 from sinks.store import Row, Store
 
@@ -162,13 +164,13 @@ def refresh_dossiers(
     Call it after the snapshots are stored. Returns how many (unit, indicator, hour) rows were
     written. Raises what the store raises; calling it again is always safe.
     """
-    ids = sorted({str(row[0]) for row in snapshots})
-    if not ids:
+    quoted_ids = sorted({_quote(str(row[0])) for row in snapshots})
+    if not quoted_ids:
         return 0
     contributed = versions.next()
     contributions: list[Contribution] = []
     buckets: set[Bucket] = set()
-    for chunk in _chunks_of_bytes(ids, lambda i: len(_quote(i).encode()) + 2):
+    for chunk in _chunks_of_bytes(quoted_ids, _list_item_bytes):
         rows, touched = _contributions(store, database, chunk, contributed)
         contributions.extend(rows)
         buckets.update(touched)
@@ -176,11 +178,10 @@ def refresh_dossiers(
     version = versions.next()
     written = 0
     # A bucket's key, and at most one hour of up to ten digits in the list of hours.
-    for bucket_chunk in _chunks_of_bytes(
-        sorted(buckets), lambda b: len(_quote(_key(b)).encode()) + 14
-    ):
+    keyed = [(bucket, _quote(_key(bucket))) for bucket in sorted(buckets)]
+    for bucket_chunk in _chunks_of_bytes(keyed, lambda item: _list_item_bytes(item[1]) + 12):
         _recount(store, database, bucket_chunk, version)
-        written += sum(len(ANCHOR_INDICATORS[anchor]) for _, _, anchor in bucket_chunk)
+        written += sum(len(ANCHOR_INDICATORS[anchor]) for (_, _, anchor), _ in bucket_chunk)
     days = sorted({(unit, day_number(start_s)) for unit, start_s, _ in buckets})
     day_version = versions.next()  # after every hourly row of the batch is stored
     for day_chunk in _chunks(days, DAYS_PER_QUERY):
@@ -224,13 +225,13 @@ all its completions, so every bucket it was ever counted in."""
 
 
 def _contributions(
-    store: Store, database: str, ids: Sequence[str], version: int
+    store: Store, database: str, quoted_ids: Sequence[str], version: int
 ) -> tuple[list[Contribution], set[Bucket]]:
-    """What each dossier adds now to every bucket of its history (0 where it no longer
-    counts), stamped with ``version``; and those buckets."""
+    """What each dossier (``quoted_ids``: SQL literals) adds now to every bucket of its history
+    (0 where it no longer counts), stamped with ``version``; and those buckets."""
     merged = MERGED_SELECT.format(
         source=f"{database}.snapshots_by_dossier",
-        where=f"WHERE dossier_id IN ({_quoted_list(ids)})",
+        where=f"WHERE dossier_id IN ({', '.join(quoted_ids)})",
     )
     first_column = "SELECT\n    dossier_id,"
     assert merged.startswith(first_column)
@@ -240,26 +241,38 @@ def _contributions(
         tz=TZ,
         passed="\n    history_units, history_received_hours, history_completed_hours,",
     )
-    # One row per dossier: its history, and what it adds to each indicator of its buckets.
+    # One row per dossier: its history, and per bucket it counts in now the arrays of what it
+    # adds to each indicator of the bucket's anchor (a dossier adds 0 or 1: UInt32 arrays come
+    # back as Python ints from both engines, where UInt64 is text in chdb's JSON).
     rows = store.query(
-        "SELECT dossier_id, any(history_units), any(history_received_hours), "
-        "any(history_completed_hours), groupArray((unit_code, indicator, "
-        f"toUInt32(bucket_start), numerator, denominator)) FROM ({shares}) GROUP BY dossier_id"
+        f"""SELECT dossier_id, any(units), any(received_hours), any(completed_hours),
+                   groupArray((unit_code, start_s, anchor, numerators, denominators))
+            FROM (
+                SELECT dossier_id, any(history_units) AS units,
+                       any(history_received_hours) AS received_hours,
+                       any(history_completed_hours) AS completed_hours,
+                       unit_code, toUInt32(bucket_start) AS start_s, anchor,
+                       CAST({per_indicator("numerator")} AS Array(UInt32)) AS numerators,
+                       CAST({per_indicator("denominator")} AS Array(UInt32)) AS denominators
+                FROM (SELECT *, {anchor_of("indicator")} AS anchor FROM ({shares}))
+                GROUP BY dossier_id, unit_code, start_s, anchor
+            )
+            GROUP BY dossier_id"""
     )
+    zeros = {anchor: [0] * len(indicators) for anchor, indicators in ANCHOR_INDICATORS.items()}
     contributions: list[Contribution] = []
     touched: set[Bucket] = set()
     for dossier_id, units, r_hours, c_hours, shares_now in rows:
         dossier_id = str(dossier_id)
-        now = {(str(u), str(i), int(s)): (int(n), int(d)) for u, i, s, n, d in shares_now}
-        places = {(unit, start_s, ANCHOR_OF[i]) for unit, i, start_s in now}  # there already
-        for past_unit in map(str, units):
-            places.update((past_unit, int(hour), RECEIVED) for hour in r_hours)
-            places.update((past_unit, int(hour), COMPLETED) for hour in c_hours)
-        touched.update(places)
-        for unit, start_s, anchor in sorted(places):
-            shares_here = [now.get((unit, i, start_s), (0, 0)) for i in ANCHOR_INDICATORS[anchor]]
-            numerators = [n for n, _ in shares_here]
-            denominators = [d for _, d in shares_here]
+        now = {(u, s, a): (n, d) for u, s, a, n, d in shares_now}
+        places = set(now)  # there already
+        for past_unit in units:
+            places.update((past_unit, hour, RECEIVED) for hour in r_hours)
+            places.update((past_unit, hour, COMPLETED) for hour in c_hours)
+        touched |= places
+        for place in places:
+            unit, start_s, anchor = place
+            numerators, denominators = now.get(place) or (zeros[anchor], zeros[anchor])
             contributions.append(
                 (unit, start_s, anchor, dossier_id, numerators, denominators, version)
             )
@@ -272,17 +285,20 @@ def _key(bucket: Bucket) -> str:
     return f"{unit}|{start_s}|{anchor}"
 
 
-def _recount(store: Store, database: str, buckets: Sequence[Bucket], version: int) -> None:
+def _recount(
+    store: Store, database: str, buckets: Sequence[tuple[Bucket, str]], version: int
+) -> None:
     """Write the buckets' absolute totals into ``hourly_counts``, stamped with ``version``: per
     indicator of the bucket's anchor, the sum of the newest contribution of every dossier
     listed there (zero rows included: every bucket touched has a contribution row from the
-    batch that touched it). The rows stay inside ClickHouse."""
+    batch that touched it). Each bucket comes with its ``_key`` as a SQL literal. The rows
+    stay inside ClickHouse."""
     # ``bucket_start IN`` on the first key column is what lets every engine (18.16 too) read
     # only the granules of those hours; the keys then pick the exact buckets. A list of
     # strings: both engines take a few times longer to analyse a list of tuples. (Hour and
     # anchor hold no '|', so a key names one bucket whatever the unit code holds.)
-    keys = _quoted_list(map(_key, buckets))
-    hours = ", ".join(str(s) for s in sorted({s for _, s, _ in buckets}))
+    keys = ", ".join(quoted for _, quoted in buckets)
+    hours = ", ".join(str(s) for s in sorted({s for (_, s, _), _ in buckets}))
     key = "concat(unit_code, '|', toString(toUInt32(bucket_start)), '|', anchor)"
     names = (
         f"if(anchor = {_quote(RECEIVED)}, [{_quoted_list(ANCHOR_INDICATORS[RECEIVED])}], "
@@ -475,6 +491,11 @@ def _quoted_list(values: Iterable[str]) -> str:
 def _chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
     for first in range(0, len(items), size):
         yield items[first : first + size]
+
+
+def _list_item_bytes(literal: str) -> int:
+    """The bytes a SQL literal takes in a list: itself and the ``, `` after it."""
+    return len(literal.encode()) + 2
 
 
 def _chunks_of_bytes(items: Sequence[T], size_of: Callable[[T], int]) -> Iterable[Sequence[T]]:

@@ -851,13 +851,13 @@ def insert_contributions(
         store.execute(
             f"""INSERT INTO {database}.bucket_contributions ({columns})
                 SELECT unit_code, bucket_start, anchor, dossier_id,
-                       {_per_indicator("numerator")}, {_per_indicator("denominator")}, {version}
-                FROM (SELECT *, {_anchor_of("indicator")} AS anchor FROM ({shares}))
+                       {per_indicator("numerator")}, {per_indicator("denominator")}, {version}
+                FROM (SELECT *, {anchor_of("indicator")} AS anchor FROM ({shares}))
                 GROUP BY unit_code, bucket_start, anchor, dossier_id"""
         )
 
 
-def _anchor_of(indicator: str) -> str:
+def anchor_of(indicator: str) -> str:
     """SQL: the anchor of an indicator column."""
     names = [i for indicators in ANCHOR_INDICATORS.values() for i in indicators]
     anchors = [a for a, indicators in ANCHOR_INDICATORS.items() for _ in indicators]
@@ -866,7 +866,7 @@ def _anchor_of(indicator: str) -> str:
     )
 
 
-def _per_indicator(column: str) -> str:
+def per_indicator(column: str) -> str:
     """SQL, within a GROUP BY of one anchor's rows: ``column`` summed per indicator of the
     anchor, as an array in ``ANCHOR_INDICATORS`` order."""
     cases = []
