@@ -98,7 +98,6 @@ from sinks.store import Row, Store
 RECEIVED = "received"
 COMPLETED = "completed"
 assert set(ANCHOR_INDICATORS) == {RECEIVED, COMPLETED}
-ANCHOR_OF = {i: anchor for anchor, indicators in ANCHOR_INDICATORS.items() for i in indicators}
 COUNT_COLUMNS = ("unit_code", "indicator", "bucket_start", "numerator", "denominator", "version")
 DAY_COLUMNS = ("unit_code", "indicator", "day", "numerator", "denominator", "version")
 MONTH_COLUMNS = ("unit_code", "indicator", "month", "numerator", "denominator", "version")
