@@ -108,3 +108,22 @@ def test_snapshots_merge_whatever_their_order_and_duplicates(
         ("portal_sync", hour): (1, 2),
         ("e_result", hour + 3 * 3600): (1, 1),
     }
+
+
+def test_the_embedded_engine_starts_with_its_memory_settings(store_settings: Settings) -> None:
+    """sinks/embedded.py's startup parameters reach the engine (unknown ones would be ignored
+    silently): the MergeTree defaults of sinks/chdb_engine.xml and the dirty-page purge."""
+    if store_settings.store != "embedded":
+        pytest.skip("startup parameters of the embedded engine")
+    from sinks.embedded import EmbeddedStore, engine_parameters
+
+    engine = EmbeddedStore(store_settings.chdb_dir)
+    assert engine.query(
+        "SELECT value FROM system.merge_tree_settings WHERE name = 'max_compress_block_size'"
+    ) == [("131072",)]
+    (ratio,) = engine.query(
+        "SELECT value FROM system.server_settings "
+        "WHERE name = 'memory_worker_purge_dirty_pages_threshold_ratio'"
+    )[0]
+    expected = engine_parameters()["memory_worker_purge_dirty_pages_threshold_ratio"]
+    assert float(ratio) == pytest.approx(float(expected))
