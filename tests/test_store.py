@@ -110,14 +110,12 @@ def test_snapshots_merge_whatever_their_order_and_duplicates(
     }
 
 
-def test_the_embedded_engine_starts_with_its_memory_settings(store_settings: Settings) -> None:
+def test_the_embedded_engine_starts_with_its_memory_settings(settings: Settings) -> None:
     """sinks/embedded.py's startup parameters reach the engine (unknown ones would be ignored
     silently): the MergeTree defaults of sinks/chdb_engine.xml and the dirty-page purge."""
-    if store_settings.store != "embedded":
-        pytest.skip("startup parameters of the embedded engine")
     from sinks.embedded import EmbeddedStore, engine_parameters
 
-    engine = EmbeddedStore(store_settings.chdb_dir)
+    engine = EmbeddedStore(settings.chdb_dir)
     assert engine.query(
         "SELECT value FROM system.merge_tree_settings WHERE name = 'max_compress_block_size'"
     ) == [("131072",)]
