@@ -17,10 +17,12 @@ Prints, for one set of generated province days:
 from __future__ import annotations
 
 import argparse
+import atexit
 import cProfile
 import io
 import multiprocessing
 import pstats
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -81,6 +83,8 @@ def main() -> None:
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="chiso766-bench-replay-"))
+    # Registered before the embedded store opens, so it runs after the store closes at exit.
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     base = Settings.resolve({"store": "embedded", "chdb_path": str(folder / "chdb")})
     reference = load_reference(base)
     export = folder / "events.jsonl"
@@ -133,10 +137,24 @@ def kafka_part(base: Settings, lines: list[bytes], store: Store, reference: Refe
 
     LocalKafka(base).up()
     source = base.replace(namespace=f"bench-kafka-{uuid.uuid4().hex[:6]}")
+    target = source.replace(namespace=source.namespace + "-r")
+    try:
+        _replay_from_kafka(source, target, lines, store, reference, now_ms)
+        worker_settings = source.replace(chdb_path=str(folder / "worker-chdb"))
+        result = in_child(run_worker, worker_settings, None, len(lines), False)
+        print(f"{'baseline: live worker (Faust)':<34}: {result['events_per_s']:>10,.0f} events/s  "
+              f"({result['messages']:,} messages from the same topics)")  # fmt: skip
+    finally:
+        broker.delete_namespace_topics(source)
+        broker.delete_namespace_topics(target)
+
+
+def _replay_from_kafka(source: Settings, target: Settings, lines: list[bytes], store: Store,
+                       reference: Reference, now_ms: int) -> None:  # fmt: skip
+    """Produce the lines into ``source``'s topics as history, then replay them into ``target``."""
     broker.ensure_topics(source)
     topics: dict[str, str] = {}
     messages: list[Message] = []
-    now_ms = int(time.time() * 1000)
     for raw in lines:
         record_ms = None
         try:
@@ -151,7 +169,6 @@ def kafka_part(base: Settings, lines: list[bytes], store: Store, reference: Refe
         full = topics.setdefault(topic, source.topic(topic))
         messages.append((full, key, raw, None, record_ms))
     produce_all(source, [messages])
-    target = source.replace(namespace=source.namespace + "-r")
     kafka = open_kafka_source(
         source.bootstrap_servers,
         [source.topic(t) for t in broker.INPUT_TOPICS],
@@ -163,12 +180,6 @@ def kafka_part(base: Settings, lines: list[bytes], store: Store, reference: Refe
         timed("replay Kafka -> embedded store", kafka.total, run)
     finally:
         kafka.close()
-    worker_settings = source.replace(chdb_path=str(folder / "worker-chdb"))
-    result = in_child(run_worker, worker_settings, len(lines), False)
-    print(f"{'baseline: live worker (Faust)':<34}: {result['events_per_s']:>10,.0f} events/s  "
-          f"({result['messages']:,} messages from the same topics)")  # fmt: skip
-    broker.delete_namespace_topics(source)
-    broker.delete_namespace_topics(target)
 
 
 def into_store(store: Store, target: Settings, batches: Iterable[tuple[list[Record], int]],
