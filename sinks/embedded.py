@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import atexit
-import ctypes
 import fcntl
-import os
 import re
 import threading
 from collections.abc import Sequence
@@ -17,68 +15,12 @@ import orjson
 
 from pipeline.directories import ensure_directory
 from pipeline.errors import RejectedRowsError, SinkError
+from sinks.embedded_engine import connection_string, return_freed_python_memory
 from sinks.store import DATA_ERROR_CODES, Row, Store
 
 # chdb keeps one engine per process: share one connection per data directory, serialise calls.
 _connections: dict[Path, Any] = {}
 _lock = threading.Lock()
-
-ENGINE_CONFIG = Path(__file__).with_name("chdb_engine.xml")
-"""Engine defaults that only a configuration file can set (MergeTree settings)."""
-
-_PURGE_ABOVE_BYTES = 64 << 20
-"""Freed engine memory kept for reuse before the engine hands it back to the system."""
-
-
-def engine_parameters() -> dict[str, str]:
-    """Startup parameters of the embedded engine (query parameters of ``chdb.connect``), chosen
-    to keep the worker's RSS down (issue #13); server settings, read once when the engine
-    starts. Each can be checked in ``system.server_settings`` or ``system.merge_tree_settings``.
-    """
-    parameters = {
-        # Purge jemalloc's dirty pages (freed, not yet returned: up to ~250 MiB after a merge)
-        # when over ~64 MiB, checked every 100 ms by the engine's MemoryWorker; the ratio is of
-        # the engine's memory limit (0.9 x RAM by default); costs madvise calls.
-        "memory_worker_purge_dirty_pages_threshold_ratio": f"{_purge_ratio():.6f}",
-    }
-    # MergeTree defaults from sinks/chdb_engine.xml: 128 KiB compression buffers per column
-    # written; halves a merge's memory; costs a little compression. (A path that the query
-    # string would split or decode is left out: the engine then keeps its defaults.)
-    if not set(str(ENGINE_CONFIG)) & set("?&=+%# "):
-        parameters["config-file"] = str(ENGINE_CONFIG)
-    return parameters
-
-
-def _purge_ratio() -> float:
-    try:
-        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (OSError, ValueError):
-        return 0.003
-    return min(0.2, _PURGE_ABOVE_BYTES / (0.9 * ram))
-
-
-def _return_freed_python_memory() -> None:
-    """Make glibc's malloc (Python's allocator for objects over 512 bytes) hand freed memory
-    back: by default each freed large block raises its mmap threshold (up to 32 MiB) and its
-    trim threshold (to 64 MiB), so the worker's batches, results and JSON kept ~65-240 MiB
-    free but resident. Fixed 128 KiB thresholds (glibc's initial values, no longer adjusted):
-    ~100-150 MiB lower peak RSS on the 45-day worker run; costs mmap/munmap calls for large
-    blocks. Process-wide, once, when the first engine opens; nothing where glibc is absent."""
-    try:
-        libc = ctypes.CDLL(None)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt(_M_TRIM_THRESHOLD, _MALLOC_THRESHOLD_BYTES)
-    mallopt(_M_MMAP_THRESHOLD, _MALLOC_THRESHOLD_BYTES)
-
-
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
-_MALLOC_THRESHOLD_BYTES = 128 << 10
-
-
-def _connection_string(path: Path) -> str:
-    return f"file:{path}?" + "&".join(f"{k}={v}" for k, v in engine_parameters().items())
 
 
 def _connect(path: Path) -> Any:
@@ -90,9 +32,9 @@ def _connect(path: Path) -> Any:
             if _locked_by_another_process(path):  # ask first: chdb prints its own error to fd 2
                 raise _in_use(path)
             try:
-                _connections[path] = chdb.connect(_connection_string(path))
+                _connections[path] = chdb.connect(connection_string(path))
                 if len(_connections) == 1:
-                    _return_freed_python_memory()
+                    return_freed_python_memory()
                     # Shut the engine down while the interpreter is whole: left to __del__
                     # during interpreter teardown, chdb can crash the process on exit.
                     atexit.register(_close_all)

@@ -111,9 +111,10 @@ def test_snapshots_merge_whatever_their_order_and_duplicates(
 
 
 def test_the_embedded_engine_starts_with_its_memory_settings(settings: Settings) -> None:
-    """sinks/embedded.py's startup parameters reach the engine (unknown ones would be ignored
+    """sinks/embedded_engine.py's startup parameters reach the engine (unknown ones would be ignored
     silently): the MergeTree defaults of sinks/chdb_engine.xml and the dirty-page purge."""
-    from sinks.embedded import EmbeddedStore, engine_parameters
+    from sinks.embedded import EmbeddedStore
+    from sinks.embedded_engine import engine_parameters
 
     engine = EmbeddedStore(settings.chdb_dir)
     assert engine.query(
