@@ -2,8 +2,9 @@
 that keep a long-running worker's memory down.
 
 Measured on a province-year through the worker (``benchmarks/bench_stream.py --year``): peak RSS
-1,226 MiB without them, 1,033 MiB with them, at the same rate. What remains is mostly chdb's
-library paged in, the engine's own allocator and Python's objects (docs/architecture.md).
+1,226 MiB without them, 1,019-1,033 MiB with them (two runs), at the same rate. What remains is
+mostly chdb's library paged in, the engine's own allocator and Python's objects
+(docs/architecture.md).
 """
 
 from __future__ import annotations
