@@ -29,7 +29,6 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from pathlib import Path
 
 import orjson
@@ -40,7 +39,7 @@ from pipeline.events import decode_event, decode_timed
 from pipeline.producing import Message, produce_all
 from pipeline.reference import Reference, load_reference
 from pipeline.replay.kafka_source import open_kafka_source
-from pipeline.replay.records import Record, Window, file_records
+from pipeline.replay.records import Record, Window, file_records, occurred_ms_of
 from pipeline.replay.run import build_processor, fold, replay
 from pipeline.settings import Settings
 from pipeline.validation import record_ms_for
@@ -161,9 +160,8 @@ def _replay_from_kafka(source: Settings, target: Settings, lines: list[bytes], s
             payload = orjson.loads(raw)
             topic = broker.topic_for_type(str(payload["type"]))
             key = str(payload["dossier_id"]).encode()
-            # Loaded as history: the record carries the event's own time.
-            occurred_ms = int(datetime.fromisoformat(payload["occurred_at"]).timestamp() * 1000)
-            record_ms = record_ms_for(occurred_ms, now_ms)
+            # Loaded as history: the record carries the event's own time, as in a file replay.
+            record_ms = record_ms_for(occurred_ms_of(raw), now_ms)
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             topic, key = broker.DOSSIER_EVENTS, None
         full = topics.setdefault(topic, source.topic(topic))

@@ -336,7 +336,7 @@ def _recount_days(store: Store, database: str, days: Sequence[Day], version: int
         f"AND bucket_start < toDateTime({_day_start_s(last + 1)}))"
         for first, last in _runs(sorted({d for _, d in days}))
     )
-    day_number = f"intDiv(toUInt32(bucket_start) + {VIETNAM_OFFSET_S}, {DAY_S})"
+    hour_day = f"intDiv(toUInt32(bucket_start) + {VIETNAM_OFFSET_S}, {DAY_S})"
     _insert_latest_sums(
         store,
         f"{database}.daily_counts",
@@ -344,7 +344,7 @@ def _recount_days(store: Store, database: str, days: Sequence[Day], version: int
         f"{database}.hourly_counts",
         "bucket_start",
         f"toDate(bucket_start, '{TZ}')",
-        f"unit_code IN ({units}) AND ({ranges}) AND (unit_code, {day_number}) IN ({keys})",
+        f"unit_code IN ({units}) AND ({ranges}) AND (unit_code, {hour_day}) IN ({keys})",
         version,
     )
 

@@ -114,15 +114,19 @@ def test_the_embedded_engine_starts_with_its_memory_settings(settings: Settings)
     """sinks/embedded_engine.py's startup parameters reach the engine (unknown ones would be ignored
     silently): the MergeTree defaults of sinks/chdb_engine.xml and the dirty-page purge."""
     from sinks.embedded import EmbeddedStore
-    from sinks.embedded_engine import engine_parameters
 
     engine = EmbeddedStore(settings.chdb_dir)
     assert engine.query(
         "SELECT value FROM system.merge_tree_settings WHERE name = 'max_compress_block_size'"
     ) == [("131072",)]
-    (ratio,) = engine.query(
-        "SELECT value FROM system.server_settings "
-        "WHERE name = 'memory_worker_purge_dirty_pages_threshold_ratio'"
-    )[0]
-    expected = engine_parameters()["memory_worker_purge_dirty_pages_threshold_ratio"]
-    assert float(ratio) == pytest.approx(float(expected))
+    settings_now = dict(
+        engine.query(
+            "SELECT name, value FROM system.server_settings WHERE name IN "
+            "('memory_worker_purge_dirty_pages_threshold_ratio', 'max_server_memory_usage')"
+        )
+    )
+    # The engine purges freed pages above this share of its own memory limit: about 64 MiB.
+    purge_above = float(settings_now["memory_worker_purge_dirty_pages_threshold_ratio"]) * float(
+        settings_now["max_server_memory_usage"]
+    )
+    assert purge_above == pytest.approx(64 * 2**20, rel=0.01)
