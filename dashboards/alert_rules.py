@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date
 
 from pipeline.alerts.evaluate import indicator_of, targets
-from pipeline.alerts.holidays import DAYS_OFF
+from pipeline.holidays import DAYS_OFF
 from pipeline.alerts.notification import DASHBOARD_UID
 from pipeline.alerts.rules import Rule, RuleSet
 from pipeline.reference import Reference

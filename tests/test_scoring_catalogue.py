@@ -92,7 +92,11 @@ JUNE = period_bounds("2024-06")
         (date(2024, 6, 3), date(2024, 6, 3), 0),
         # Tết 2024: 8-14 February are holidays; 7 Feb (Wed) -> 16 Feb (Fri) is 15 and 16 only
         (date(2024, 2, 7), date(2024, 2, 16), 2),
-        (date(2024, 4, 26), date(2024, 5, 3), 3),  # 29 Apr, 2 and 3 May (30 Apr, 1 May off)
+        # 29 Apr (bridge day), 30 Apr and 1 May off: 2 and 3 May only
+        (date(2024, 4, 26), date(2024, 5, 3), 2),
+        (date(2024, 5, 3), date(2024, 5, 6), 2),  # Saturday 4 May was worked for 29 Apr
+        # 2023 is outside the exact table: the law's estimate, Tết 20-26 January
+        (date(2023, 1, 19), date(2023, 1, 27), 1),
     ],
 )
 def test_working_days_between(first: date, last: date, days: int) -> None:

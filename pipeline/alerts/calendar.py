@@ -2,7 +2,7 @@
 
 Times are epoch milliseconds; days and clock times are local (Asia/Ho_Chi_Minh, UTC+7, no
 daylight saving). An office day is Monday to Friday, or a make-up Saturday, that is not a day off
-in ``pipeline.alerts.holidays``.
+in ``pipeline.holidays``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from pipeline.alerts.holidays import DAYS_OFF, MAKEUP_WORKDAYS
+from pipeline import holidays
 from pipeline.windows import DAY_MS, VN_OFFSET_MS
 
 MINUTE_MS = 60_000
@@ -37,14 +37,14 @@ def local_date(ts_ms: int) -> date:
 
 def is_office_day(day: date, holidays_closed: bool = True) -> bool:
     """Monday to Friday or a make-up Saturday, and (unless ``holidays_closed`` is False) not a day off."""
-    if day in MAKEUP_WORKDAYS:
-        return True
-    return day.weekday() < 5 and not (holidays_closed and day in DAYS_OFF)
+    if holidays_closed:
+        return holidays.is_office_day(day)
+    return day.weekday() < 5 or day in holidays.MAKEUP_WORKDAYS
 
 
 def holiday_name(day: date) -> str | None:
     """The reason offices are closed on ``day`` if it is a public day off, else None."""
-    return DAYS_OFF.get(day)
+    return holidays.day_off_reason(day)
 
 
 def is_office_hour(bucket_start_ms: int, office: OfficeHours, holidays_closed: bool = True) -> bool:

@@ -2,45 +2,21 @@
 
 Times are integer epoch seconds (``*_s``); a *day* is the number of whole local days
 (Asia/Ho_Chi_Minh, UTC+7, no daylight saving) since 1970-01-01, so ``day_of(ts_s)`` and
-``day_start_s(day)`` are plain integer arithmetic. Public holidays follow the Labour Code:
-New Year, Tết (the lunar new year, from a table), the Hùng Kings' day, 30 April, 1 May and
-National Day; years outside the tables get the solar holidays only.
+``day_start_s(day)`` are plain integer arithmetic. Working days are the office days of
+``pipeline.holidays``.
 """
 
 from __future__ import annotations
 
 import bisect
-from datetime import date, timedelta
-from functools import cache, cached_property
+from datetime import date
+from functools import cached_property
+
+from pipeline.holidays import is_office_day
 
 LOCAL_OFFSET_S = 7 * 3600
 DAY_S = 86_400
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-
-# Lunar new year's day (mùng 1 Tết) by year; the civil-service Tết break runs from two days
-# before to four days after it.
-_LUNAR_NEW_YEAR = {
-    2020: date(2020, 1, 25),
-    2021: date(2021, 2, 12),
-    2022: date(2022, 2, 1),
-    2023: date(2023, 1, 22),
-    2024: date(2024, 2, 10),
-    2025: date(2025, 1, 29),
-    2026: date(2026, 2, 17),
-    2027: date(2027, 2, 6),
-    2028: date(2028, 1, 26),
-    2029: date(2029, 2, 13),
-    2030: date(2030, 2, 3),
-}
-# Giỗ Tổ Hùng Vương (10th day of the 3rd lunar month).
-_HUNG_KINGS = {
-    2022: date(2022, 4, 10),
-    2023: date(2023, 4, 29),
-    2024: date(2024, 4, 18),
-    2025: date(2025, 4, 7),
-    2026: date(2026, 4, 26),
-    2027: date(2027, 4, 16),
-}
 
 
 def day_of(ts_s: int) -> int:
@@ -66,26 +42,10 @@ def weekday(day: int) -> int:
     return (day + 3) % 7
 
 
-@cache
-def holidays(year: int) -> frozenset[int]:
-    """Local day numbers of the public holidays of ``year``."""
-    days = [
-        date(year, 1, 1),
-        date(year, 4, 30),
-        date(year, 5, 1),
-        date(year, 9, 1),
-        date(year, 9, 2),
-    ]
-    new_year = _LUNAR_NEW_YEAR.get(year)
-    if new_year is not None:
-        days.extend(new_year + timedelta(days=offset) for offset in range(-2, 5))
-    if year in _HUNG_KINGS:
-        days.append(_HUNG_KINGS[year])
-    return frozenset(to_day(d) for d in days if d.year == year)
-
-
 def is_working_day(day: int) -> bool:
-    return weekday(day) < 5 and day not in holidays(to_date(day).year)
+    """An office day (``pipeline.holidays``): Monday to Friday or a make-up Saturday, not a
+    public day off."""
+    return is_office_day(to_date(day))
 
 
 class WorkingDays:

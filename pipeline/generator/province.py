@@ -84,7 +84,9 @@ class ProvinceModel:
         return self.profile.annual_dossiers * self._weekday_factor(day) / self._year_volume[year]
 
     def _weekday_factor(self, day: int) -> float:
-        return self.profile.weekday_volume[weekday(day)]
+        volume = self.profile.weekday_volume
+        # A make-up Saturday stands in for a bridged weekday: the average weekday's volume.
+        return volume[weekday(day)] if weekday(day) < len(volume) else sum(volume) / len(volume)
 
     # --- rates --------------------------------------------------------------------------
     def targets_at(self, day: float) -> dict[str, float]:

@@ -22,17 +22,18 @@ issuing e-certified copies) are known as of ``as_of_ms`` when their day starts b
   over fee-bearing procedures; 4.5 online payment: fee-bearing procedures with at least one fee
   paid online, over fee-bearing procedures.
 
-Working days follow Vietnam's calendar (weekends and public holidays). Pure: values in and out.
+Working days are the office days of ``pipeline.holidays`` (weekends, public days off and make-up
+Saturdays as announced). Pure: values in and out.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from functools import cache
 
-from pipeline.generator.calendar import is_working_day, to_day
+from pipeline.holidays import is_office_day
 from pipeline.reference import Procedure, Reference
 from pipeline.scoring.rules import Counts
 
@@ -42,6 +43,7 @@ MAKE_PUBLIC_WORKING_DAYS = 5
 """...and makes it public on the national database within 5 working days of the decision."""
 DAY_MS = 86_400_000
 _LOCAL_OFFSET_MS = 7 * 3_600_000
+_EPOCH = date(1970, 1, 1)
 
 CATALOGUE_KEYS = (
     "published_on_time",
@@ -65,19 +67,20 @@ class Activity:
 
 def day_start_ms(day: date) -> int:
     """Epoch ms of local midnight (Asia/Ho_Chi_Minh) starting ``day``."""
-    return to_day(day) * DAY_MS - _LOCAL_OFFSET_MS
+    return (day - _EPOCH).days * DAY_MS - _LOCAL_OFFSET_MS
 
 
 def working_days_between(first: date, last: date) -> int:
     """Working days ``d`` with ``first < d <= last`` (negative when ``last`` is earlier)."""
     if last < first:
         return -working_days_between(last, first)
-    return _count_working(to_day(first), to_day(last))
+    return _count_working(first, last)
 
 
 @cache
-def _count_working(first_day: int, last_day: int) -> int:
-    return sum(1 for d in range(first_day + 1, last_day + 1) if is_working_day(d))
+def _count_working(first: date, last: date) -> int:
+    days = (first + timedelta(days=n) for n in range(1, (last - first).days + 1))
+    return sum(1 for day in days if is_office_day(day))
 
 
 def is_published_on_time(procedure: Procedure) -> bool:

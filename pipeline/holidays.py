@@ -1,21 +1,34 @@
-"""Vietnam's public days off for civil servants, 2024-2027, as data: alerts are muted on them.
+"""Vietnam's office calendar for public bodies: which days offices are open.
 
-Each entry is a weekday on which offices are closed (weekends are closed anyway and are not
-listed); ``MAKEUP_WORKDAYS`` are Saturdays worked in exchange for a bridge day. The legal basis
-is the Labour Code 2019, art. 112 (New Year 1 day, Tết 5 days, Hùng Kings 1, 30 April 1,
-1 May 1, National Day 2: 2 September and one adjacent day) and, for civil servants, the yearly
-notice of the Ministry of Labour, Invalids and Social Affairs (from 2025 the Ministry of Home
-Affairs) that fixes the exact Tết dates, bridge days and make-up Saturdays. A holiday that falls
-on a weekend is compensated on the next working day (art. 112(3)).
+One calendar for everything that counts working days: the alerts mute on days off, the scoring
+counts working days between dates (catalogue indicators 1.1 and 1.2), and the simulated
+province receives dossiers only on office days.
+
+An office day is Monday to Friday, or a make-up Saturday, that is not a public day off.
+
+``DAYS_OFF`` is the exact list for 2024-2027: each entry is a weekday on which offices are
+closed (weekends are closed anyway and are not listed); ``MAKEUP_WORKDAYS`` are Saturdays
+worked in exchange for a bridge day. The legal basis is the Labour Code 2019, art. 112 (New
+Year 1 day, Tết 5 days, Hùng Kings 1, 30 April 1, 1 May 1, National Day 2: 2 September and one
+adjacent day) and, for civil servants, the yearly notice of the Ministry of Labour, Invalids and
+Social Affairs (from 2025 the Ministry of Home Affairs) that fixes the exact Tết dates, bridge
+days and make-up Saturdays. A holiday that falls on a weekend is compensated on the next
+working day (art. 112(3)).
 
 Years not yet announced when this table was written are marked "expected": they follow the
 law and the usual pattern and must be checked against the notice when it is published. Add a
-year by adding its lines; nothing else derives the table.
+year by adding its lines and widening ``FIRST_YEAR``/``LAST_YEAR``.
+
+Other years get an estimate from the law alone (``estimated_days_off``): the fixed-date
+holidays, 1 September beside National Day, Tết from two days before the lunar new year to
+four days after it, and the Hùng Kings' day, where ``LUNAR_NEW_YEAR`` and ``HUNG_KINGS`` know
+the date. It has no bridge days, compensations or make-up Saturdays.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
+from functools import cache
 
 DAYS_OFF: dict[date, str] = {
     # --- 2024 (Ministry of Labour's notice on the 2024 holidays, November 2023) ---
@@ -81,4 +94,58 @@ MAKEUP_WORKDAYS: frozenset[date] = frozenset({date(2024, 5, 4), date(2025, 4, 26
 """Saturdays worked in exchange for a bridge day: offices are open."""
 
 FIRST_YEAR, LAST_YEAR = 2024, 2027
-"""The years the table covers; outside them only weekends are days off."""
+"""The years ``DAYS_OFF`` covers; other years get ``estimated_days_off``."""
+
+LUNAR_NEW_YEAR = {
+    2020: date(2020, 1, 25),
+    2021: date(2021, 2, 12),
+    2022: date(2022, 2, 1),
+    2023: date(2023, 1, 22),
+    2028: date(2028, 1, 26),
+    2029: date(2029, 2, 13),
+    2030: date(2030, 2, 3),
+}
+"""Lunar new year's day (mùng 1 Tết) of the years outside the table that the estimate knows."""
+HUNG_KINGS = {
+    2022: date(2022, 4, 10),
+    2023: date(2023, 4, 29),
+}
+"""Giỗ Tổ Hùng Vương (10th day of the 3rd lunar month) of the years outside the table that the
+estimate knows."""
+
+
+def day_off_reason(day: date) -> str | None:
+    """Why public offices are closed on ``day``, if it is a weekday public day off."""
+    if FIRST_YEAR <= day.year <= LAST_YEAR:
+        return DAYS_OFF.get(day)
+    return estimated_days_off(day.year).get(day)
+
+
+def is_office_day(day: date) -> bool:
+    """Monday to Friday or a make-up Saturday, and not a public day off."""
+    if day in MAKEUP_WORKDAYS:
+        return True
+    return day.weekday() < 5 and day_off_reason(day) is None
+
+
+@cache
+def estimated_days_off(year: int) -> dict[date, str]:
+    """The weekday public days off of a year outside the table, from the law alone (estimate)."""
+    days = {
+        date(year, 1, 1): "Tết Dương lịch",
+        date(year, 4, 30): "Ngày Giải phóng miền Nam",
+        date(year, 5, 1): "Quốc tế Lao động",
+        date(year, 9, 1): "Quốc khánh (ngày liền kề)",
+        date(year, 9, 2): "Quốc khánh",
+    }
+    new_year = LUNAR_NEW_YEAR.get(year)
+    if new_year is not None:
+        for offset in range(-2, 5):
+            days[new_year + timedelta(days=offset)] = "Tết Nguyên đán"
+    if year in HUNG_KINGS:
+        days[HUNG_KINGS[year]] = "Giỗ Tổ Hùng Vương"
+    return {
+        day: f"{reason} (estimated)"
+        for day, reason in days.items()
+        if day.year == year and day.weekday() < 5
+    }
