@@ -14,9 +14,9 @@ from __future__ import annotations
 from datetime import date
 
 from pipeline.alerts.evaluate import indicator_of, targets
-from pipeline.holidays import DAYS_OFF
 from pipeline.alerts.notification import DASHBOARD_UID
 from pipeline.alerts.rules import Rule, RuleSet
+from pipeline.holidays import DAYS_OFF
 from pipeline.reference import Reference
 from sinks.alert_reader import DEAD_LETTER_MS_SQL, TOPIC_SQL
 
