@@ -78,10 +78,11 @@ class Settings:
         if self.kafka_bootstrap:
             for address in self.kafka_bootstrap.split(","):
                 check_address(address.strip(), "kafka_bootstrap")
-        if "?" in self.chdb_path:
+        if "?" in str(self.chdb_dir):
             raise ConfigError(
-                f"chdb_path {self.chdb_path!r}: '?' is not allowed (the embedded engine would "
-                "read what follows as connection parameters)"
+                f"embedded store directory {str(self.chdb_dir)!r} (chdb_path, or state_dir "
+                "when it is empty): '?' is not allowed (the embedded engine would read what "
+                "follows as connection parameters)"
             )
         if self.partitions < 1:
             raise ConfigError(f"partitions {self.partitions}: must be at least 1")

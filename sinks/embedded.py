@@ -28,11 +28,12 @@ def _connect(path: Path) -> Any:
 
     with _lock:
         if path not in _connections:
+            target = connection_string(path)
             ensure_directory(path, "--chdb-path")
             if _locked_by_another_process(path):  # ask first: chdb prints its own error to fd 2
                 raise _in_use(path)
             try:
-                _connections[path] = chdb.connect(connection_string(path))
+                _connections[path] = chdb.connect(target)
                 if len(_connections) == 1:
                     return_freed_python_memory()
                     # Shut the engine down while the interpreter is whole: left to __del__

@@ -10,8 +10,14 @@ mostly chdb's library paged in, the engine's own allocator and Python's objects
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 from pathlib import Path
+from urllib.parse import quote
+
+from pipeline.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 ENGINE_CONFIG = Path(__file__).with_name("chdb_engine.xml")
 """Engine defaults that only a configuration file can set (MergeTree settings)."""
@@ -31,10 +37,16 @@ def engine_parameters() -> dict[str, str]:
         "memory_worker_purge_dirty_pages_threshold_ratio": f"{_purge_ratio():.6f}",
     }
     # MergeTree defaults from sinks/chdb_engine.xml: 128 KiB compression buffers per column
-    # written; halves a merge's memory; costs a little compression. (A path that the query
-    # string would split or decode is left out: the engine then keeps its defaults.)
-    if not set(str(ENGINE_CONFIG)) & set("?&=+%# "):
-        parameters["config-file"] = str(ENGINE_CONFIG)
+    # written; halves a merge's memory; costs a little compression. The engine percent-decodes
+    # parameter values, but splits them at '&' first, even an encoded one.
+    if "&" in str(ENGINE_CONFIG):
+        log.warning(
+            "the embedded engine's config file %s is not used: its path holds '&' (install "
+            "chiso766 elsewhere to get its MergeTree settings)",
+            ENGINE_CONFIG,
+        )
+    else:
+        parameters["config-file"] = quote(str(ENGINE_CONFIG), safe="/")
     return parameters
 
 
@@ -67,5 +79,13 @@ _MALLOC_THRESHOLD_BYTES = 128 << 10
 
 
 def connection_string(path: Path) -> str:
-    """The ``chdb.connect`` argument for a data directory, with ``engine_parameters``."""
+    """The ``chdb.connect`` argument for a data directory, with ``engine_parameters``.
+
+    The engine takes the directory as written, up to the first '?': a directory with '?' in
+    its path is refused rather than opened somewhere else."""
+    if "?" in str(path):
+        raise ConfigError(
+            f"embedded store directory {path}: '?' is not allowed in its path (the embedded "
+            "engine would open the directory before the '?')"
+        )
     return f"file:{path}?" + "&".join(f"{k}={v}" for k, v in engine_parameters().items())

@@ -73,6 +73,7 @@ def test_bad_values_name_the_setting(env: dict[str, str], message: str) -> None:
         {"kafka_bootstrap": "host:99999"},
         {"kafka_bootstrap": "ok:9092,:9092"},
         {"chdb_path": "/tmp/db?mode=ro"},
+        {"state_dir": "/tmp/state?mode=ro"},
     ],
 )
 def test_hostile_values_are_refused_with_one_line(changes: dict[str, str]) -> None:

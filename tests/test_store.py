@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
+from pipeline.errors import ConfigError
 from pipeline.settings import Settings
 from sinks import schema
 from sinks.store import Store
@@ -130,3 +135,51 @@ def test_the_embedded_engine_starts_with_its_memory_settings(settings: Settings)
         settings_now["max_server_memory_usage"]
     )
     assert purge_above == pytest.approx(64 * 2**20, rel=0.01)
+
+
+_ENGINE_WITH_CONFIG_AT = """
+import shutil, sys, tempfile
+from pathlib import Path
+from sinks import embedded_engine
+from sinks.embedded import EmbeddedStore
+
+folder = Path(sys.argv[1])
+folder.mkdir(parents=True)
+embedded_engine.ENGINE_CONFIG = folder / "chdb_engine.xml"
+shutil.copy(Path(embedded_engine.__file__).with_name("chdb_engine.xml"), folder)
+engine = EmbeddedStore(Path(tempfile.mkdtemp(dir=folder.parent)))
+print(engine.query(
+    "SELECT value FROM system.merge_tree_settings WHERE name = 'max_compress_block_size'"
+)[0][0])
+"""
+
+
+@pytest.mark.parametrize(
+    ("folder", "block_size"),
+    [("a b%c#d+e=f?g", "131072"), ("with&ampersand", "0")],
+    ids=["encoded", "ampersand"],
+)
+def test_the_engine_config_is_found_wherever_chiso766_is_installed(
+    tmp_path: Path, folder: str, block_size: str
+) -> None:
+    """The config file's path is percent-encoded in the connection string; a path with '&'
+    (which the engine splits at even when encoded) is left out with a warning, and the engine
+    keeps its defaults ("0": the built-in compression buffer size)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _ENGINE_WITH_CONFIG_AT, str(tmp_path / folder)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).parent.parent,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [block_size]
+    assert ("is not used: its path holds '&'" in done.stderr) == ("&" in folder)
+
+
+def test_a_store_directory_with_a_question_mark_is_refused(tmp_path: Path) -> None:
+    from sinks.embedded import EmbeddedStore
+
+    with pytest.raises(ConfigError, match="'\\?' is not allowed"):
+        EmbeddedStore(tmp_path / "store?mode=ro")
+    assert not (tmp_path / "store").exists()
