@@ -182,6 +182,21 @@ def _column_exists(table: str, column: str) -> str:
     )
 
 
+FIRST_FACTS = """minIf(received_key, received_key != '') AS first_received_key,
+    argMinIf(unit_code, received_key, received_key != '') AS unit,
+    argMinIf(procedure_code, received_key, received_key != '') AS procedure,
+    argMinIf(received_ms, received_key, received_key != '') AS received_at_ms,
+    argMinIf(channel, received_key, received_key != '') AS received_channel,
+    argMinIf(fee_amount, received_key, received_key != '') AS fee,
+    argMinIf(result_is_document, received_key, received_key != '') AS is_document,
+    minIf(completed_key, completed_key != '') AS first_completed_key,
+    argMinIf(completed_ms, completed_key, completed_key != '') AS completed_at_ms,
+    argMinIf(outcome, completed_key, completed_key != '') AS completed_outcome,"""
+"""How snapshots merge into one dossier: its first reception (by ``received_key``) gives its
+unit, procedure, time, channel, fee and kind of result, and its first completion its time and
+outcome. Every merge (``MERGED_SELECT``, ``dossier_timeline``) starts with these columns."""
+
+
 def _dossier_timeline_select(db: str, where: str = "") -> str:
     """The merged state of every received dossier with its clocks (migration 4).
 
@@ -192,17 +207,8 @@ def _dossier_timeline_select(db: str, where: str = "") -> str:
     """
     return f"""SELECT
         dossier_id,
-        minIf(received_key, received_key != '') AS first_received_key,
-        argMinIf(unit_code, received_key, received_key != '') AS unit,
-        argMinIf(procedure_code, received_key, received_key != '') AS procedure,
-        argMinIf(received_ms, received_key, received_key != '') AS received_at_ms,
-        argMinIf(channel, received_key, received_key != '') AS received_channel,
-        argMinIf(fee_amount, received_key, received_key != '') AS fee,
-        argMinIf(result_is_document, received_key, received_key != '') AS is_document,
+        {FIRST_FACTS}
         argMinIf(due_ms, received_key, received_key != '') AS due_at_ms,
-        minIf(completed_key, completed_key != '') AS first_completed_key,
-        argMinIf(completed_ms, completed_key, completed_key != '') AS completed_at_ms,
-        argMinIf(outcome, completed_key, completed_key != '') AS completed_outcome,
         arraySort(arrayFilter(x -> x > 0,
             groupUniqArrayArray([supplement1_ms, supplement2_ms]))) AS supplement_times,
         minIf(dissatisfied_ms, dissatisfied_ms > 0) AS dissatisfied_at_ms,
@@ -250,18 +256,12 @@ _NEW_STATE_COLUMNS = (
 # over a few dossiers. ``{source}`` is a table of snapshots (``dossier_state`` or its copy
 # ``snapshots_by_dossier``) and ``{where}`` filters it; ``{merged}`` is a relation with the
 # columns of MERGED_SELECT; ``{tz}`` is the time zone.
-MERGED_SELECT = """SELECT
+MERGED_SELECT = (
+    """SELECT
     dossier_id,
-    minIf(received_key, received_key != '') AS first_received_key,
-    argMinIf(unit_code, received_key, received_key != '') AS unit,
-    argMinIf(procedure_code, received_key, received_key != '') AS procedure,
-    argMinIf(received_ms, received_key, received_key != '') AS received_at_ms,
-    argMinIf(channel, received_key, received_key != '') AS received_channel,
-    argMinIf(fee_amount, received_key, received_key != '') AS fee,
-    argMinIf(result_is_document, received_key, received_key != '') AS is_document,
-    minIf(completed_key, completed_key != '') AS first_completed_key,
-    argMinIf(completed_ms, completed_key, completed_key != '') AS completed_at_ms,
-    argMinIf(outcome, completed_key, completed_key != '') AS completed_outcome,
+    """
+    + FIRST_FACTS
+    + """
     max(paid_online) AS any_paid_online,
     max(digitized) AS any_digitized,
     max(reused) AS any_reused,
@@ -270,6 +270,7 @@ MERGED_SELECT = """SELECT
 FROM {source} {where}
 GROUP BY dossier_id
 HAVING first_received_key != ''"""
+)
 
 RECEIVED_INDICATORS = (
     "online_filing",
