@@ -12,11 +12,11 @@ from pipeline.alerts.evaluate import Evaluator
 from pipeline.alerts.notification import notification
 from pipeline.alerts.rules import RuleSet, load_rules
 from pipeline.alerts.state import FIRING, PENDING, Transition
-from pipeline.cli.options import json_flag, with_settings
+from pipeline.cli.options import json_flag, parse_time_option, with_settings
 from pipeline.errors import Chiso766Error
 from pipeline.reference import Reference, load_reference
 from pipeline.settings import Settings
-from pipeline.windows import parse_time, rfc3339
+from pipeline.windows import rfc3339
 from sinks import alert_store, schema
 from sinks.alert_runner import backtest as run_backtest
 from sinks.alert_runner import deliver, evaluate_due
@@ -24,16 +24,6 @@ from sinks.alert_store import StoredEvent
 from sinks.reader import require_results, stream_time_ms
 from sinks.replays import notifications_muted
 from sinks.store import Store, open_store
-
-
-def _time(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return parse_time(value)
-    except ValueError as error:
-        raise click.BadParameter(str(error)) from None
-
 
 _rules_option = click.option(
     "--rules", "rules_file", type=click.Path(dir_okay=False),
@@ -63,7 +53,7 @@ def _load(settings: Settings, rules_file: str | None) -> tuple[Reference, RuleSe
 @click.option("--clock", type=click.Choice(["stream", "wall"]), default="stream", show_default=True,
               help="'stream': evaluate up to the newest stored event time (replays, history); "
                    "'wall': up to now (production, where a feed that stops entirely must alert).")  # fmt: skip
-@click.option("--since", "since_ms", callback=_time,
+@click.option("--since", "since_ms", callback=parse_time_option,
               help="First instant to evaluate when nothing was evaluated before (default: the current hour).")  # fmt: skip
 @click.option("--interval", "interval_s", default=60.0, show_default=True, type=click.FloatRange(0.1),
               help="Seconds between checks for newly closed hours.")  # fmt: skip
@@ -178,7 +168,12 @@ def list_alerts(settings: Settings, as_json: bool) -> None:
 
 
 @alerts.command()
-@click.option("--since", "since_ms", callback=_time, help="Only transitions at or after this time.")
+@click.option(
+    "--since",
+    "since_ms",
+    callback=parse_time_option,
+    help="Only transitions at or after this time.",
+)
 @click.option(
     "--limit", default=50, show_default=True, type=click.IntRange(1), help="The newest N."
 )
@@ -208,9 +203,15 @@ def history(settings: Settings, since_ms: int | None, limit: int, as_json: bool)
 
 @alerts.command()
 @click.option(
-    "--from", "from_ms", callback=_time, required=True, help="First instant (ISO 8601 or a date)."
+    "--from",
+    "from_ms",
+    callback=parse_time_option,
+    required=True,
+    help="First instant (ISO 8601 or a date).",
 )
-@click.option("--to", "to_ms", callback=_time, required=True, help="Last instant (inclusive).")
+@click.option(
+    "--to", "to_ms", callback=parse_time_option, required=True, help="Last instant (inclusive)."
+)
 @_rules_option
 @json_flag
 @with_settings

@@ -16,11 +16,11 @@ from dashboards.model import Format
 from dashboards.push import TOKEN_ENV, push_dashboards
 from dashboards.queries import PanelQuery, panel_queries
 from dashboards.render import render_dashboard
-from pipeline.cli.options import json_flag, with_settings
+from pipeline.cli.options import json_flag, parse_time_option, with_settings
 from pipeline.errors import SinkError
 from pipeline.reference import Reference, load_reference
 from pipeline.settings import Settings
-from pipeline.windows import HOUR_MS, bucket_of, parse_time, rfc3339, to_local, to_ms
+from pipeline.windows import HOUR_MS, bucket_of, rfc3339, to_local, to_ms
 from sinks.reader import require_results, stream_time_ms
 from sinks.store import Store, open_store
 
@@ -66,26 +66,17 @@ def build(settings: Settings, out_dir: Path) -> None:
         click.echo(f"wrote {path} ({len(content):,} bytes)")
 
 
-def _time(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return parse_time(value)
-    except ValueError as error:
-        raise click.BadParameter(str(error)) from None
-
-
 @dashboards.command()
 @click.option(
     "--from",
     "from_ms",
-    callback=_time,
+    callback=parse_time_option,
     help="Start of the time range (default: first of the month of --to).",
 )
 @click.option(
     "--to",
     "to_ms",
-    callback=_time,
+    callback=parse_time_option,
     help="End of the time range (default: end of the hour of the newest stored event).",
 )
 @click.option(

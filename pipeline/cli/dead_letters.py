@@ -15,30 +15,24 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline import broker
-from pipeline.cli.options import json_flag, with_settings
+from pipeline.cli.options import json_flag, parse_time_option, with_settings
 from pipeline.cli.reference import reference_dir_option, reference_for
 from pipeline.errors import StackError
 from pipeline.redrive import RedrivePlan, plan_redrive
 from pipeline.settings import Settings
-from pipeline.windows import parse_time, rfc3339
+from pipeline.windows import rfc3339
 from sinks import schema
 from sinks.dead_letters import Letter, letters, mark_redriven
 from sinks.reader import require_results
 from sinks.store import Store, open_store
 
 
-def _time(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return parse_time(value)
-    except ValueError as error:
-        raise click.BadParameter(str(error)) from None
-
-
 def _filters(command: Callable[..., Any]) -> Callable[..., Any]:
     command = click.option(
-        "--since", "since_ms", callback=_time, help="Only letters recorded at or after this time."
+        "--since",
+        "since_ms",
+        callback=parse_time_option,
+        help="Only letters recorded at or after this time.",
     )(command)
     return click.option("--kind", help="Only letters of this kind, e.g. unknown_unit.")(command)
 

@@ -6,11 +6,11 @@ import json
 
 import click
 
-from pipeline.cli.options import json_flag, with_settings
+from pipeline.cli.options import json_flag, parse_time_option, with_settings
 from pipeline.diff import Difference, IndicatorSummary, compare
 from pipeline.rates import Counts
 from pipeline.settings import Settings
-from pipeline.windows import parse_time, rfc3339
+from pipeline.windows import rfc3339
 from sinks.reader import hourly_rows, require_results
 from sinks.store import open_store
 
@@ -19,20 +19,15 @@ LATEST_MS = 4_102_444_800_000
 """2100-01-01: the default end of the compared range."""
 
 
-def _time(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return parse_time(value)
-    except ValueError as error:
-        raise click.BadParameter(str(error)) from None
-
-
 @click.command("diff")
 @click.option("--against", required=True, metavar="NAMESPACE",
               help="The other namespace (e.g. a replay's --into).")  # fmt: skip
-@click.option("--from", "from_ms", callback=_time, help="First hour compared (inclusive).")
-@click.option("--to", "to_ms", callback=_time, help="End of the compared range (exclusive).")
+@click.option(
+    "--from", "from_ms", callback=parse_time_option, help="First hour compared (inclusive)."
+)
+@click.option(
+    "--to", "to_ms", callback=parse_time_option, help="End of the compared range (exclusive)."
+)
 @json_flag
 @with_settings
 def diff(

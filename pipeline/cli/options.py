@@ -11,6 +11,7 @@ import click
 from pipeline.directories import check_directory
 from pipeline.reference import Reference
 from pipeline.settings import Settings
+from pipeline.windows import parse_time
 
 _SETTINGS_FLAGS: list[tuple[str, type | click.ParamType, str]] = [
     ("namespace", str, "Prefix of topics, consumer groups and the ClickHouse database."),
@@ -74,3 +75,16 @@ def chosen_units(
             )
         return [u.code for u in reference.units_at(level)]
     return None
+
+
+def parse_time_option(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> int | None:
+    """A click callback: an optional time flag (an RFC 3339 time with offset, or a date for
+    midnight Vietnam time) as epoch ms, or a usage error that says which forms are accepted."""
+    if value is None:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None

@@ -8,22 +8,13 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.cli.options import chosen_units, json_flag, with_settings
+from pipeline.cli.options import chosen_units, json_flag, parse_time_option, with_settings
 from pipeline.rates import INDICATORS, Counts, UnitTotals, roll_up, totals
 from pipeline.reference import Reference, load_reference
 from pipeline.settings import Settings
-from pipeline.windows import WINDOWS, parse_time, rfc3339, window_bounds
+from pipeline.windows import WINDOWS, rfc3339, window_bounds
 from sinks.reader import hourly_rows, require_results, stream_time_ms, summed_rows
 from sinks.store import open_store
-
-
-def _time(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return parse_time(value)
-    except ValueError as error:
-        raise click.BadParameter(str(error)) from None
 
 
 @click.command()
@@ -32,14 +23,21 @@ def _time(_ctx: click.Context, _param: click.Parameter, value: str | None) -> in
 @click.option("--window", type=click.Choice(list(WINDOWS)), default="24h", show_default=True,
               help="Rolling window ending with the hour of --as-of.")  # fmt: skip
 @click.option(
-    "--as-of", callback=_time, help="End of the window (default: the newest event time stored)."
+    "--as-of",
+    callback=parse_time_option,
+    help="End of the window (default: the newest event time stored).",
 )
 @click.option("--granularity", type=click.Choice(["window", "hour"]), default="window", show_default=True,
               help="'hour' prints raw hourly counts of every leaf unit between --from and --to.")  # fmt: skip
 @click.option(
-    "--from", "from_ms", callback=_time, help="With --granularity hour: first hour (inclusive)."
+    "--from",
+    "from_ms",
+    callback=parse_time_option,
+    help="With --granularity hour: first hour (inclusive).",
 )
-@click.option("--to", "to_ms", callback=_time, help="With --granularity hour: end (exclusive).")
+@click.option(
+    "--to", "to_ms", callback=parse_time_option, help="With --granularity hour: end (exclusive)."
+)
 @json_flag
 @with_settings
 def rates(

@@ -24,14 +24,14 @@ from rich.progress import (
 from rich.text import Text
 
 from pipeline import broker
-from pipeline.cli.options import json_flag, with_settings
+from pipeline.cli.options import json_flag, parse_time_option, with_settings
 from pipeline.cli.reference import reference_dir_option, reference_for
 from pipeline.replay.kafka_source import open_kafka_source
 from pipeline.replay.records import DAY_MS, Record, Window, file_records
 from pipeline.replay.run import ReplaySummary, build_processor
 from pipeline.replay.run import replay as run_replay
 from pipeline.settings import Settings
-from pipeline.windows import parse_time, rfc3339
+from pipeline.windows import rfc3339
 from sinks import hourly, schema
 from sinks.archive import archive_batches, archived_count
 from sinks.reader import require_results
@@ -40,15 +40,6 @@ from sinks.store import Store, open_store
 from sinks.writer import ResultWriter
 
 BATCH = 20_000
-
-
-def _time(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return parse_time(value)
-    except ValueError as error:
-        raise click.BadParameter(str(error)) from None
 
 
 def _duration_ms(_ctx: click.Context, _param: click.Parameter, value: str) -> int:
@@ -81,8 +72,10 @@ class _Source:
 @click.command("replay")
 @click.option("--into", "into", required=True, metavar="NAMESPACE",
               help="Namespace to write into: a new one, or the live one for a backfill.")  # fmt: skip
-@click.option("--from", "from_ms", callback=_time, help="First hour to recompute (inclusive).")
-@click.option("--to", "to_ms", callback=_time, help="End of the range (exclusive).")
+@click.option(
+    "--from", "from_ms", callback=parse_time_option, help="First hour to recompute (inclusive)."
+)
+@click.option("--to", "to_ms", callback=parse_time_option, help="End of the range (exclusive).")
 @click.option("--source", "source_name", default="kafka", show_default=True,
               metavar="kafka|archive|FILE.jsonl",
               help="The namespace's input topics, its raw archive (events_raw), or an export.")  # fmt: skip

@@ -11,10 +11,10 @@ import click
 from dashboards.report.model import Report, build_report, previous_bounds, trend_step
 from dashboards.report.page import render_page
 from dashboards.report.server import ReportServer, digest_of
-from pipeline.cli.options import with_settings
+from pipeline.cli.options import parse_time_option, with_settings
 from pipeline.reference import Reference, load_reference
 from pipeline.settings import Settings
-from pipeline.windows import parse_time, period_bounds, rfc3339, to_local
+from pipeline.windows import period_bounds, rfc3339, to_local
 from sinks.asof import state_as_of
 from sinks.reader import require_results, stepped_rows, stream_time_ms, summed_rows
 from sinks.store import Store, open_store
@@ -69,15 +69,6 @@ def page_of(report: Report, live: bool) -> tuple[str, str]:
     return version, render_page(report, version=version, live=live)
 
 
-def _time(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return parse_time(value)
-    except ValueError as error:
-        raise click.BadParameter(str(error)) from None
-
-
 def _period(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
     if value is not None:
         try:
@@ -92,9 +83,14 @@ def _period(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
               help="A month (2024-06), quarter (2024-Q2) or year (2024), Vietnam time. "
                    "Default: the month of the newest stored event.")  # fmt: skip
 @click.option(
-    "--from", "from_ms", callback=_time, help="Start (inclusive): 2024-06-03 or RFC 3339."
+    "--from",
+    "from_ms",
+    callback=parse_time_option,
+    help="Start (inclusive): 2024-06-03 or RFC 3339.",
 )
-@click.option("--to", "to_ms", callback=_time, help="End (exclusive): 2024-06-06 or RFC 3339.")
+@click.option(
+    "--to", "to_ms", callback=parse_time_option, help="End (exclusive): 2024-06-06 or RFC 3339."
+)
 @click.option("--unit", "unit_code", help="Report on one unit and the units below it, e.g. H70.21.")
 @click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="Write the page to this .html file.")  # fmt: skip
