@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.cli.options import chosen_units, json_flag, with_settings
+from pipeline.cli.options import chosen_units, json_flag, parse_time_option, with_settings
 from pipeline.reference import Reference, load_reference
 from pipeline.scoring.at_stake import UnitStake
 from pipeline.scoring.period import (
@@ -26,7 +26,7 @@ from pipeline.scoring.period import (
 from pipeline.scoring.projection import Projection, project
 from pipeline.scoring.score import GroupScore, NotAvailable
 from pipeline.settings import Settings
-from pipeline.windows import parse_time, period_bounds, rfc3339
+from pipeline.windows import period_bounds, rfc3339
 from sinks.asof import state_as_of
 from sinks.reader import require_results, stream_time_ms, summed_rows
 from sinks.store import open_store
@@ -44,15 +44,6 @@ def _period(_ctx: click.Context, _param: click.Parameter, value: str) -> Period:
         raise click.BadParameter(str(error)) from None
 
 
-def _moment(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        return parse_time(value)
-    except ValueError as error:
-        raise click.BadParameter(str(error)) from None
-
-
 def _targets(
     _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
 ) -> dict[str, float]:
@@ -65,7 +56,7 @@ def _targets(
 @click.command("score")
 @click.option("--period", required=True, callback=_period, metavar="PERIOD",
               help="A month (2024-06), quarter (2024-Q2) or year (2024), Vietnam time.")  # fmt: skip
-@click.option("--as-of", "as_of", callback=_moment, metavar="TIME",
+@click.option("--as-of", "as_of", callback=parse_time_option, metavar="TIME",
               help="Judge the clocks at this moment (default: the period end, or now while the "
                    "period runs; with --project: the newest stored event). "
                    "E.g. 2024-06-30T16:00:00+07:00.")  # fmt: skip
