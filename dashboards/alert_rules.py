@@ -16,7 +16,7 @@ from datetime import date
 from pipeline.alerts.evaluate import indicator_of, targets
 from pipeline.alerts.notification import DASHBOARD_UID
 from pipeline.alerts.rules import Rule, RuleSet
-from pipeline.holidays import DAYS_OFF
+from pipeline.holidays import FIRST_YEAR, LUNAR_NEW_YEAR, days_off
 from pipeline.reference import Reference
 from sinks.alert_reader import DEAD_LETTER_MS_SQL, TOPIC_SQL
 
@@ -254,7 +254,13 @@ def _holidays() -> dict[str, object]:
     return {
         "orgId": 1,
         "name": HOLIDAYS,
-        "time_intervals": [_day_interval(day) for day in sorted(DAYS_OFF)],
+        # The announced years, then the law's estimate as far as it knows Tết (as the
+        # evaluator mutes them).
+        "time_intervals": [
+            _day_interval(day)
+            for year in range(FIRST_YEAR, max(LUNAR_NEW_YEAR) + 1)
+            for day in sorted(days_off(year))
+        ],
     }
 
 

@@ -116,9 +116,15 @@ estimate knows."""
 
 def day_off_reason(day: date) -> str | None:
     """Why public offices are closed on ``day``, if it is a weekday public day off."""
-    if FIRST_YEAR <= day.year <= LAST_YEAR:
-        return DAYS_OFF.get(day)
-    return estimated_days_off(day.year).get(day)
+    return days_off(day.year).get(day)
+
+
+@cache
+def days_off(year: int) -> dict[date, str]:
+    """The weekday public days off of ``year``: the table's, or the estimate outside it."""
+    if FIRST_YEAR <= year <= LAST_YEAR:
+        return {day: reason for day, reason in DAYS_OFF.items() if day.year == year}
+    return estimated_days_off(year)
 
 
 def is_office_day(day: date) -> bool:
