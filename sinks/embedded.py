@@ -13,9 +13,10 @@ from typing import Any
 
 import orjson
 
+from pipeline.allocator import return_freed_python_memory
 from pipeline.directories import ensure_directory
 from pipeline.errors import RejectedRowsError, SinkError
-from sinks.embedded_engine import connection_string, return_freed_python_memory
+from sinks.embedded_engine import connection_string
 from sinks.store import DATA_ERROR_CODES, Row, Store
 
 # chdb keeps one engine per process: share one connection per data directory, serialise calls.

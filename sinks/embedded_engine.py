@@ -1,5 +1,5 @@
-"""How the embedded engine (chdb) starts: the startup parameters and the one allocator setting
-that keep a long-running worker's memory down.
+"""How the embedded engine (chdb) starts: the startup parameters that keep a long-running
+worker's memory down (with ``pipeline.allocator`` for Python's side).
 
 Measured on a province-year through the worker (``benchmarks/bench_stream.py --year``): peak RSS
 1,226 MiB without them, 1,019-1,033 MiB with them (two runs), at the same rate. What remains is
@@ -9,7 +9,6 @@ mostly chdb's library paged in, the engine's own allocator and Python's objects
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 from pathlib import Path
@@ -56,26 +55,6 @@ def _purge_ratio() -> float:
     except (OSError, ValueError):
         return 0.003
     return min(0.2, _PURGE_ABOVE_BYTES / (0.9 * ram))
-
-
-def return_freed_python_memory() -> None:
-    """Make glibc's malloc (Python's allocator for objects over 512 bytes) hand freed memory
-    back: by default each freed large block raises its mmap threshold (up to 32 MiB) and its
-    trim threshold (to 64 MiB), so the worker's batches, results and JSON kept ~65-240 MiB
-    free but resident. Fixed 128 KiB thresholds (glibc's initial values, no longer adjusted):
-    ~100-150 MiB lower peak RSS on the 45-day worker run; costs mmap/munmap calls for large
-    blocks. Process-wide, once, when the first engine opens; nothing where glibc is absent."""
-    try:
-        libc = ctypes.CDLL(None)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt(_M_TRIM_THRESHOLD, _MALLOC_THRESHOLD_BYTES)
-    mallopt(_M_MMAP_THRESHOLD, _MALLOC_THRESHOLD_BYTES)
-
-
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
-_MALLOC_THRESHOLD_BYTES = 128 << 10
 
 
 def connection_string(path: Path) -> str:

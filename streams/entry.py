@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import faust
 
 from pipeline import broker
+from pipeline.allocator import return_freed_python_memory
 from pipeline.directories import ensure_directory
 from pipeline.errors import RetryableSinkError, SinkError
 from pipeline.processing import processor_for
@@ -47,6 +48,7 @@ def assemble(
 ) -> Worker:
     """Create topics, migrate the schema, copy the reference data and build the app; nothing
     runs yet."""
+    return_freed_python_memory()  # a long-running process, on either store
     reference = reference or load_reference(settings)
     ensure_directory(settings.state_path / "faust", "--state-dir")
     broker.ensure_topics(settings)
