@@ -2,9 +2,9 @@
 processes (the worker on either store, anything that opens the embedded engine).
 
 Measured on a province-year through the worker (``benchmarks/bench_stream.py --year``): peak RSS
-of the worker on the server store 410 MiB without it, 333 MiB with it (the setting given through
-``GLIBC_TUNABLES`` for the comparison), about the same CPU per event; on the embedded store it was
-part of the change from 1,226 to 1,019-1,033 MiB (``sinks/embedded_engine.py``).
+of the worker on the server store 410 MiB without it, 330 MiB with it (333 MiB with the same
+thresholds given through ``GLIBC_TUNABLES``), at about the same CPU per event; on the embedded
+store it was part of the change from 1,226 to 1,019-1,033 MiB (``sinks/embedded_engine.py``).
 """
 
 from __future__ import annotations
