@@ -11,12 +11,14 @@ the chiso766 evaluator, which does not judge muted hours).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import date
 
+from dashboards import sql
 from pipeline.alerts.evaluate import indicator_of, targets
 from pipeline.alerts.notification import DASHBOARD_UID
 from pipeline.alerts.rules import Rule, RuleSet
-from pipeline.holidays import FIRST_YEAR, LUNAR_NEW_YEAR, days_off
+from pipeline.holidays import FIRST_YEAR, LUNAR_NEW_YEAR, MAKEUP_WORKDAYS, days_off
 from pipeline.reference import Reference
 from sinks.alert_reader import DEAD_LETTER_MS_SQL, TOPIC_SQL
 
@@ -229,25 +231,61 @@ def _query(rule: Rule, reference: Reference, database: str, now_sql: str) -> tup
 
 
 def _outside_office(ruleset: RuleSet) -> dict[str, object]:
+    """Before and after office hours on Monday to Friday and on make-up Saturdays; all of
+    Sunday and of every other Saturday (as the evaluator's ``is_office_hour`` without holidays,
+    which the holidays mute timing adds)."""
     start = f"{ruleset.office.start_min // 60:02d}:{ruleset.office.start_min % 60:02d}"
     end = f"{ruleset.office.end_min // 60:02d}:{ruleset.office.end_min % 60:02d}"
+    off_hours = [
+        {"times": [{"start_time": "00:00", "end_time": start}]},
+        {"times": [{"start_time": end, "end_time": "24:00"}]},
+    ]
+    intervals: list[dict[str, object]] = [
+        {**hours, "weekdays": ["monday:friday"]} for hours in off_hours
+    ]
+    intervals += [{**hours, **_on(day)} for day in sorted(MAKEUP_WORKDAYS) for hours in off_hours]
+    intervals.append({"weekdays": ["sunday"]})
+    intervals += [{"weekdays": ["saturday"], **when} for when in _except(MAKEUP_WORKDAYS)]
     return {
         "orgId": 1,
         "name": OUTSIDE_OFFICE,
-        "time_intervals": [
-            {
-                "times": [{"start_time": "00:00", "end_time": start}],
-                "weekdays": ["monday:friday"],
-                "location": "Asia/Ho_Chi_Minh",
-            },
-            {
-                "times": [{"start_time": end, "end_time": "24:00"}],
-                "weekdays": ["monday:friday"],
-                "location": "Asia/Ho_Chi_Minh",
-            },
-            {"weekdays": ["saturday", "sunday"], "location": "Asia/Ho_Chi_Minh"},
-        ],
+        "time_intervals": [{**interval, "location": sql.TZ} for interval in intervals],
     }
+
+
+def _on(day: date) -> dict[str, list[str]]:
+    return {"years": [str(day.year)], "months": [str(day.month)], "days_of_month": [str(day.day)]}
+
+
+def _except(days: Iterable[date]) -> list[dict[str, list[str]]]:
+    """Time-interval fields that together match every date but ``days``: the other years, then
+    per year of ``days`` its other months, then per month its other days."""
+    excluded = sorted(set(days))
+    years = sorted({d.year for d in excluded})
+    matches = [{"years": _gaps(years, 1, 9999)}]
+    for year in years:
+        months = sorted({d.month for d in excluded if d.year == year})
+        matches.append({"years": [str(year)], "months": _gaps(months, 1, 12)})
+        for month in months:
+            month_days = [d.day for d in excluded if (d.year, d.month) == (year, month)]
+            matches.append(
+                {
+                    "years": [str(year)],
+                    "months": [str(month)],
+                    "days_of_month": _gaps(month_days, 1, 31),
+                }
+            )
+    return [match for match in matches if all(match.values())]
+
+
+def _gaps(taken: Sequence[int], first: int, last: int) -> list[str]:
+    """The numbers from ``first`` to ``last`` not in sorted ``taken``, as Grafana ranges."""
+    ranges, low = [], first
+    for number in [*taken, last + 1]:
+        if number > low:
+            ranges.append(f"{low}:{number - 1}" if number - 1 > low else str(low))
+        low = number + 1
+    return ranges
 
 
 def _holidays() -> dict[str, object]:
@@ -265,9 +303,4 @@ def _holidays() -> dict[str, object]:
 
 
 def _day_interval(day: date) -> dict[str, object]:
-    return {
-        "years": [str(day.year)],
-        "months": [str(day.month)],
-        "days_of_month": [str(day.day)],
-        "location": "Asia/Ho_Chi_Minh",
-    }
+    return {**_on(day), "location": sql.TZ}
