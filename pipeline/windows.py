@@ -55,7 +55,7 @@ def period_bounds(period: str) -> tuple[int, int]:
     try:
         if len(period) == 4:
             year = int(period)
-            return _local_day_ms(date(year, 1, 1)), _local_day_ms(date(year + 1, 1, 1))
+            return day_start_ms(date(year, 1, 1)), day_start_ms(date(year + 1, 1, 1))
         year_text, _, rest = period.partition("-")
         year = int(year_text)
         if rest.upper().startswith("Q"):
@@ -64,11 +64,11 @@ def period_bounds(period: str) -> tuple[int, int]:
                 raise ValueError
             first = date(year, 3 * quarter - 2, 1)
             after = date(year + (quarter == 4), 1 if quarter == 4 else 3 * quarter + 1, 1)
-            return _local_day_ms(first), _local_day_ms(after)
+            return day_start_ms(first), day_start_ms(after)
         month = int(rest)
         first = date(year, month, 1)
         after = date(year + (month == 12), 1 if month == 12 else month + 1, 1)
-        return _local_day_ms(first), _local_day_ms(after)
+        return day_start_ms(first), day_start_ms(after)
     except ValueError:
         raise ValueError(f"period {period!r}: expected YYYY, YYYY-Qn or YYYY-MM") from None
 
@@ -80,7 +80,7 @@ def parse_time(text: str) -> int:
     """
     try:
         if len(text) == 10:
-            return _local_day_ms(date.fromisoformat(text))
+            return day_start_ms(date.fromisoformat(text))
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(
@@ -104,5 +104,6 @@ def rfc3339(ts_ms: int) -> str:
     return to_local(ts_ms).isoformat(timespec="seconds")
 
 
-def _local_day_ms(day: date) -> int:
+def day_start_ms(day: date) -> int:
+    """Epoch ms of local midnight (Vietnam) starting ``day``."""
     return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000) - VN_OFFSET_MS

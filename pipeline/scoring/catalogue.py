@@ -36,14 +36,12 @@ from functools import cache
 from pipeline.holidays import is_office_day
 from pipeline.reference import Procedure, Reference
 from pipeline.scoring.rules import Counts
+from pipeline.windows import day_start_ms
 
 PUBLISH_LEAD_WORKING_DAYS = 5
 """A province publishes a procedure at least 5 working days before its legal basis takes effect."""
 MAKE_PUBLIC_WORKING_DAYS = 5
 """...and makes it public on the national database within 5 working days of the decision."""
-DAY_MS = 86_400_000
-_LOCAL_OFFSET_MS = 7 * 3_600_000
-_EPOCH = date(1970, 1, 1)
 
 CATALOGUE_KEYS = (
     "published_on_time",
@@ -63,11 +61,6 @@ class Activity:
     online: frozenset[str] = frozenset()
     with_fee: frozenset[str] = frozenset()
     paid_online: frozenset[str] = frozenset()
-
-
-def day_start_ms(day: date) -> int:
-    """Epoch ms of local midnight (Asia/Ho_Chi_Minh) starting ``day``."""
-    return (day - _EPOCH).days * DAY_MS - _LOCAL_OFFSET_MS
 
 
 def working_days_between(first: date, last: date) -> int:
